@@ -1,0 +1,216 @@
+//! The comparison data set (SPEC §1).
+
+use std::fmt;
+
+/// Why a [`Comparisons`] could not be built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataError {
+    /// A vector had the wrong length.
+    Shape(String),
+    /// A label was not ±1.
+    Label { row: usize, value: f64 },
+    /// A feature difference was NaN or infinite.
+    NonFinite { row: usize, col: usize },
+    /// A weight was not finite and > 0.
+    Weight { row: usize, value: f64 },
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::Shape(s) => write!(f, "shape mismatch: {s}"),
+            DataError::Label { row, value } => {
+                write!(f, "row {row}: label {value} is not +1 or -1")
+            }
+            DataError::NonFinite { row, col } => {
+                write!(f, "row {row}, column {col}: feature is not a finite number")
+            }
+            DataError::Weight { row, value } => {
+                write!(f, "row {row}: weight {value} is not a finite number > 0")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// n pairwise comparisons in d features.
+///
+/// Row i holds the difference `z_i = x_a − x_b` and the answer `y_i = +1` when the first
+/// alternative was preferred, `−1` otherwise. Weights default to 1. Respondent ids (panel
+/// designs) are dense indices `0..n_respondents`.
+///
+/// Invariants (checked by [`Comparisons::new`]): `z.len() == n * d`, every `z` finite, every
+/// `y` exactly ±1, every weight finite and > 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparisons {
+    n: usize,
+    d: usize,
+    z: Vec<f64>,
+    y: Vec<f64>,
+    w: Option<Vec<f64>>,
+    respondent: Option<Vec<u32>>,
+    feature_names: Vec<String>,
+}
+
+impl Comparisons {
+    /// Builds and validates a data set. `z` is row-major n×d with `n = y.len()`.
+    pub fn new(d: usize, z: Vec<f64>, y: Vec<f64>) -> Result<Self, DataError> {
+        let n = y.len();
+        if d == 0 {
+            return Err(DataError::Shape("d = 0 features".into()));
+        }
+        if z.len() != n * d {
+            return Err(DataError::Shape(format!(
+                "z has {} entries, expected n*d = {}*{}",
+                z.len(),
+                n,
+                d
+            )));
+        }
+        for (i, &v) in y.iter().enumerate() {
+            if v != 1.0 && v != -1.0 {
+                return Err(DataError::Label { row: i, value: v });
+            }
+        }
+        if let Some(k) = z.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::NonFinite {
+                row: k / d,
+                col: k % d,
+            });
+        }
+        let feature_names = (0..d).map(|j| format!("x{}", j + 1)).collect();
+        Ok(Comparisons {
+            n,
+            d,
+            z,
+            y,
+            w: None,
+            respondent: None,
+            feature_names,
+        })
+    }
+
+    /// Attaches per-comparison weights (each finite and > 0).
+    pub fn with_weights(mut self, w: Vec<f64>) -> Result<Self, DataError> {
+        if w.len() != self.n {
+            return Err(DataError::Shape(format!(
+                "{} weights for {} rows",
+                w.len(),
+                self.n
+            )));
+        }
+        if let Some((i, &v)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+        {
+            return Err(DataError::Weight { row: i, value: v });
+        }
+        self.w = Some(w);
+        Ok(self)
+    }
+
+    /// Attaches respondent ids (panel designs).
+    pub fn with_respondents(mut self, r: Vec<u32>) -> Result<Self, DataError> {
+        if r.len() != self.n {
+            return Err(DataError::Shape(format!(
+                "{} respondent ids for {} rows",
+                r.len(),
+                self.n
+            )));
+        }
+        self.respondent = Some(r);
+        Ok(self)
+    }
+
+    /// Names the d features (used in reports and `signest fit`).
+    pub fn with_feature_names(mut self, names: Vec<String>) -> Result<Self, DataError> {
+        if names.len() != self.d {
+            return Err(DataError::Shape(format!(
+                "{} names for d = {}",
+                names.len(),
+                self.d
+            )));
+        }
+        self.feature_names = names;
+        Ok(self)
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+    pub fn d(&self) -> usize {
+        self.d
+    }
+    /// Row-major differences, n×d.
+    pub fn z(&self) -> &[f64] {
+        &self.z
+    }
+    /// Row i of z.
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f64] {
+        &self.z[i * self.d..(i + 1) * self.d]
+    }
+    /// Labels, each ±1.
+    pub fn y(&self) -> &[f64] {
+        &self.y
+    }
+    /// Weights, if any were attached.
+    pub fn weights(&self) -> Option<&[f64]> {
+        self.w.as_deref()
+    }
+    /// Weight of row i (1 when unweighted).
+    #[inline]
+    pub fn weight(&self, i: usize) -> f64 {
+        self.w.as_ref().map_or(1.0, |w| w[i])
+    }
+    /// Sum of weights (n when unweighted).
+    pub fn total_weight(&self) -> f64 {
+        self.w.as_ref().map_or(self.n as f64, |w| w.iter().sum())
+    }
+    pub fn respondents(&self) -> Option<&[u32]> {
+        self.respondent.as_deref()
+    }
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// Signed rows `x_i = y_i z_i`, row-major. Every estimator in SPEC §2 depends on the data
+    /// only through these and the weights.
+    pub fn signed_rows(&self) -> Vec<f64> {
+        let mut x = self.z.clone();
+        for (i, yi) in self.y.iter().enumerate() {
+            if *yi < 0.0 {
+                x[i * self.d..(i + 1) * self.d]
+                    .iter_mut()
+                    .for_each(|v| *v = -*v);
+            }
+        }
+        x
+    }
+
+    /// The sub-data-set of the given rows (in that order), keeping weights, respondents, names.
+    pub fn select(&self, rows: &[usize]) -> Comparisons {
+        let d = self.d;
+        let mut z = Vec::with_capacity(rows.len() * d);
+        for &i in rows {
+            z.extend_from_slice(self.row(i));
+        }
+        Comparisons {
+            n: rows.len(),
+            d,
+            z,
+            y: rows.iter().map(|&i| self.y[i]).collect(),
+            w: self
+                .w
+                .as_ref()
+                .map(|w| rows.iter().map(|&i| w[i]).collect()),
+            respondent: self
+                .respondent
+                .as_ref()
+                .map(|r| rows.iter().map(|&i| r[i]).collect()),
+            feature_names: self.feature_names.clone(),
+        }
+    }
+}

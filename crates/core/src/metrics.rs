@@ -1,0 +1,143 @@
+//! Metrics of SPEC §3: angular error, disagreement, 0-1 loss.
+
+use crate::data::Comparisons;
+use crate::linalg::{dot, norm};
+
+/// Angle between two directions in degrees: `arccos(clip(a'b / (|a||b|), −1, 1))`.
+/// Inputs need not be unit vectors; a zero vector gives NaN.
+pub fn angular_error_deg(u_hat: &[f64], u_star: &[f64]) -> f64 {
+    let c = dot(u_hat, u_star) / (norm(u_hat) * norm(u_star));
+    c.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
+/// Disagreement for test pairs from a distribution rotationally symmetric about 0 (isotropic
+/// Gaussian): exactly `angle / 180°`.
+pub fn disagreement_isotropic(u_hat: &[f64], u_star: &[f64]) -> f64 {
+    angular_error_deg(u_hat, u_star) / 180.0
+}
+
+/// An estimate with its Monte Carlo standard error.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Estimate {
+    pub mean: f64,
+    pub mcse: f64,
+}
+
+/// Disagreement on a fixed test set (row-major m×d): the fraction of test pairs with
+/// `sign(u_hat'z) ≠ sign(u_star'z)`, with its binomial MCSE `sqrt(p(1−p)/m)`.
+pub fn disagreement_on(test_z: &[f64], d: usize, u_hat: &[f64], u_star: &[f64]) -> Estimate {
+    let m = test_z.len() / d;
+    assert!(m > 0, "empty test set");
+    let k = test_z
+        .chunks_exact(d)
+        .filter(|z| {
+            let a = dot(u_hat, z);
+            let b = dot(u_star, z);
+            (a > 0.0) != (b > 0.0) || (a == 0.0) != (b == 0.0)
+        })
+        .count();
+    let p = k as f64 / m as f64;
+    Estimate {
+        mean: p,
+        mcse: (p * (1.0 - p) / m as f64).sqrt(),
+    }
+}
+
+/// The 0-1 loss of direction `u` on a data set (SPEC §2), as sums.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Loss01 {
+    /// `Σ w_i 1{y_i u'z_i < 0} + ½ Σ w_i 1{u'z_i = 0}` — the `sign` objective.
+    pub weighted: f64,
+    /// The same with all weights 1.
+    pub unweighted: f64,
+    /// Rows with `y_i u'z_i > 0` (strictly correct).
+    pub correct: usize,
+    /// Rows with `u'z_i = 0`.
+    pub ties: usize,
+    /// `Σ w_i`.
+    pub total_weight: f64,
+    pub n: usize,
+}
+
+impl Loss01 {
+    /// Weighted loss as a fraction of the total weight.
+    pub fn weighted_fraction(&self) -> f64 {
+        self.weighted / self.total_weight
+    }
+    /// Unweighted loss as a fraction of n.
+    pub fn unweighted_fraction(&self) -> f64 {
+        self.unweighted / self.n as f64
+    }
+}
+
+/// Evaluates the 0-1 loss of `u` on `data` directly (one pass, no solver involved).
+pub fn loss01(data: &Comparisons, u: &[f64]) -> Loss01 {
+    let mut weighted = 0.0;
+    let mut unweighted = 0.0;
+    let mut correct = 0;
+    let mut ties = 0;
+    for i in 0..data.n() {
+        let m = data.y()[i] * dot(data.row(i), u);
+        let w = data.weight(i);
+        if m > 0.0 {
+            correct += 1;
+        } else if m < 0.0 {
+            weighted += w;
+            unweighted += 1.0;
+        } else {
+            ties += 1;
+            weighted += 0.5 * w;
+            unweighted += 0.5;
+        }
+    }
+    Loss01 {
+        weighted,
+        unweighted,
+        correct,
+        ties,
+        total_weight: data.total_weight(),
+        n: data.n(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn angle_of_known_pairs() {
+        assert!((angular_error_deg(&[1.0, 0.0], &[0.0, 2.0]) - 90.0).abs() < 1e-12);
+        assert!((angular_error_deg(&[1.0, 1.0], &[1.0, 0.0]) - 45.0).abs() < 1e-12);
+        assert!(angular_error_deg(&[3.0, 0.0], &[1.0, 0.0]).abs() < 1e-12);
+        assert!((angular_error_deg(&[-1.0, 0.0], &[1.0, 0.0]) - 180.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn monte_carlo_disagreement_matches_isotropic_formula() {
+        // A deterministic, rotationally symmetric test set: 3600 points evenly on the circle.
+        let m = 3600;
+        let z: Vec<f64> = (0..m)
+            .flat_map(|k| {
+                let t = (k as f64 + 0.5) * std::f64::consts::TAU / m as f64;
+                [t.cos(), t.sin()]
+            })
+            .collect();
+        let a = [1.0, 0.0];
+        let b = [30f64.to_radians().cos(), 30f64.to_radians().sin()];
+        let e = disagreement_on(&z, 2, &a, &b);
+        assert!((e.mean - disagreement_isotropic(&a, &b)).abs() < 1.0 / m as f64);
+    }
+
+    #[test]
+    fn loss01_counts_ties_as_half() {
+        let data = Comparisons::new(2, vec![1.0, 0.0, -1.0, 0.0, 0.0, 1.0], vec![1.0, 1.0, -1.0])
+            .unwrap()
+            .with_weights(vec![1.0, 2.0, 4.0])
+            .unwrap();
+        let l = loss01(&data, &[1.0, 0.0]);
+        assert_eq!(l.correct, 1);
+        assert_eq!(l.ties, 1);
+        assert_eq!(l.weighted, 2.0 + 2.0);
+        assert_eq!(l.unweighted, 1.5);
+    }
+}

@@ -1,0 +1,114 @@
+//! `hinge`: the convex hinge surrogate, solved in the dual.
+
+use crate::{Estimator, Fit, FitError, Status, check_nonempty};
+use signest_core::Comparisons;
+use signest_core::linalg::{axpy, dot};
+use std::time::Instant;
+
+/// Minimises `½|θ|² + C Σ w_i max(0, 1 − y_i θ'z_i)` by dual coordinate descent
+/// (Hsieh et al. 2008, the LIBLINEAR L1-loss SVM solver), visiting rows in a fixed cyclic
+/// order (deterministic). The ½|θ|² term is relatively `1/(C·Σw)` of the hinge sum, so as n
+/// grows the minimiser's direction tends to that of SPEC §2's unpenalised hinge target.
+///
+/// Guarantee: stops when the projected-gradient spread is below `tol` (status `converged`)
+/// or after `max_passes` (status `max_iterations`); the relative duality gap is reported in
+/// the notes either way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Hinge {
+    /// C: weight of the hinge sum against ½|θ|².
+    pub c: f64,
+    pub tol: f64,
+    pub max_passes: u32,
+}
+
+impl Default for Hinge {
+    fn default() -> Self {
+        Hinge {
+            c: 1.0,
+            tol: 1e-6,
+            max_passes: 2000,
+        }
+    }
+}
+
+impl Estimator for Hinge {
+    fn name(&self) -> &'static str {
+        "hinge"
+    }
+
+    fn fit(&self, data: &Comparisons) -> Result<Fit, FitError> {
+        let start = Instant::now();
+        check_nonempty(data)?;
+        if !(self.c > 0.0 && self.tol > 0.0 && self.max_passes > 0) {
+            return Err(FitError::Config(
+                "hinge: c > 0, tol > 0 and max_passes > 0 are required".into(),
+            ));
+        }
+        let d = data.d();
+        let n = data.n();
+        let x = data.signed_rows();
+        let upper: Vec<f64> = (0..n).map(|i| self.c * data.weight(i)).collect();
+        let q: Vec<f64> = x.chunks_exact(d).map(|r| dot(r, r)).collect();
+        let mut alpha = vec![0.0; n];
+        let mut theta = vec![0.0; d];
+        let mut passes = 0;
+        let mut converged = false;
+        while passes < self.max_passes {
+            passes += 1;
+            let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
+            for i in 0..n {
+                if q[i] == 0.0 {
+                    continue;
+                }
+                let xi = &x[i * d..(i + 1) * d];
+                let g = dot(&theta, xi) - 1.0;
+                let pg = if alpha[i] == 0.0 {
+                    g.min(0.0)
+                } else if alpha[i] == upper[i] {
+                    g.max(0.0)
+                } else {
+                    g
+                };
+                pg_max = pg_max.max(pg);
+                pg_min = pg_min.min(pg);
+                if pg != 0.0 {
+                    let new = (alpha[i] - g / q[i]).clamp(0.0, upper[i]);
+                    axpy(new - alpha[i], xi, &mut theta);
+                    alpha[i] = new;
+                }
+            }
+            if pg_max - pg_min < self.tol {
+                converged = true;
+                break;
+            }
+        }
+        let hinge_sum: f64 = (0..n)
+            .map(|i| upper[i] * (1.0 - dot(&theta, &x[i * d..(i + 1) * d])).max(0.0))
+            .sum();
+        let half_sq = 0.5 * dot(&theta, &theta);
+        let primal = half_sq + hinge_sum;
+        let dual = alpha.iter().sum::<f64>() - half_sq;
+        let rel_gap = (primal - dual) / primal.abs().max(1.0);
+        let direction = signest_core::linalg::normalized(&theta)
+            .ok_or_else(|| FitError::Degenerate("hinge solution θ = 0".into()))?;
+        Ok(Fit {
+            estimator: "hinge",
+            solver: "dual_cd",
+            direction,
+            coefficients: Some(theta),
+            status: if converged {
+                Status::Converged
+            } else {
+                Status::MaxIterations
+            },
+            iterations: passes as u64,
+            objective: primal,
+            certificate: None,
+            fit_seconds: start.elapsed().as_secs_f64(),
+            notes: vec![format!(
+                "relative duality gap {rel_gap:.3e} after {passes} passes"
+            )],
+        })
+    }
+}

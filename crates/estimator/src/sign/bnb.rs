@@ -1,0 +1,340 @@
+//! Exact `sign` for d ≥ 3: best-first branch and bound over the unit sphere.
+//!
+//! **Regions.** The sphere is covered by the 2d faces of the cube `[−1, 1]^d`: face (k, s) is
+//! the cone over `{v : v_k = s, v_m ∈ [lo_m, hi_m] for m ≠ k}`. A node is such a box; it is
+//! split in half along its widest free coordinate.
+//!
+//! **Bounds.** Over a box, `v'x_j` ranges over `[c'x_j − Σ r_m|x_jm|, c'x_j + Σ r_m|x_jm|]`
+//! (c the centre, r the half-widths). A row whose range lies below 0 (beyond a relative
+//! rounding margin of 1e-12) is wrong everywhere in the box's interior, one above 0 is right;
+//! the rest are *undetermined*. The lower bound of a node is the weight of rows determined
+//! wrong (plus ½ per all-zero row). Children only re-examine their parent's undetermined rows.
+//!
+//! **Upper bounds and solved nodes.** The loss at the box centre is an upper bound; so is the
+//! loss at any corner tried. When a point of the box classifies every undetermined row right,
+//! the node's minimum equals its lower bound and it needs no split (*solved*). When only one
+//! row is undetermined, its best corner is such a point. The search starts from a warm start
+//! (the `bt` direction and the mean signed row, each polished by great-circle sweeps).
+//!
+//! **Certificate.** Since the minimum of the 0-1 loss (ties counted ½) is attained in an
+//! open cell of the hyperplane arrangement, minima over box interiors suffice. When the queue
+//! empties, the best direction found is optimal: lower bound = upper bound. When the node or
+//! time budget runs out, the smallest lower bound still open is reported and the gap is the
+//! difference. Boxes narrower than 1e-10 (a hyperplane through a box corner to rounding
+//! precision) are not split further; their bound stays in the reported lower bound.
+
+use super::{exact_fit, loss_signed, polish};
+use crate::{Bt, Estimator, Fit, FitError};
+use signest_core::Comparisons;
+use signest_core::linalg::{dot, normalized};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+/// Budget and start of the exact solver.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExactConfig {
+    /// Branch-and-bound nodes to process at most (d ≥ 3).
+    pub max_nodes: u64,
+    /// Wall-clock budget in seconds (d ≥ 3). Note: a time budget makes the *result* depend on
+    /// machine speed when it binds; sweeps should rely on `max_nodes`.
+    pub time_limit_seconds: f64,
+    /// Start from the polished `bt` direction and mean signed row.
+    pub warm_start: bool,
+}
+
+impl Default for ExactConfig {
+    fn default() -> Self {
+        ExactConfig {
+            max_nodes: 50_000_000,
+            time_limit_seconds: 600.0,
+            warm_start: true,
+        }
+    }
+}
+
+const MIN_WIDTH: f64 = 1e-10;
+const CORNER_TRIES: usize = 24;
+
+struct Node {
+    lb: f64,
+    depth: u32,
+    axis: usize,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    fixed_wrong: f64,
+    undetermined: Vec<u32>,
+}
+
+impl PartialEq for Node {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Node {}
+impl PartialOrd for Node {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Node {
+    /// Max-heap order: the smallest lower bound first, then the deepest.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.lb.total_cmp(&self.lb).then(self.depth.cmp(&o.depth))
+    }
+}
+
+struct Search<'a> {
+    x: &'a [f64],
+    w: Option<&'a [f64]>,
+    d: usize,
+    constant: f64,
+    ub: f64,
+    best: Vec<f64>,
+    prune_tol: f64,
+}
+
+enum Class {
+    Right,
+    Wrong,
+    Undetermined,
+}
+
+impl Search<'_> {
+    #[inline]
+    fn weight(&self, j: usize) -> f64 {
+        self.w.map_or(1.0, |w| w[j])
+    }
+
+    #[inline]
+    fn classify(&self, j: usize, c: &[f64], r: &[f64]) -> Class {
+        let xj = &self.x[j * self.d..(j + 1) * self.d];
+        let (mut cz, mut rz, mut scale) = (0.0, 0.0, 0.0);
+        for m in 0..self.d {
+            cz += c[m] * xj[m];
+            rz += r[m] * xj[m].abs();
+            scale += c[m].abs() * xj[m].abs();
+        }
+        let margin = 1e-12 * (scale + rz);
+        if cz - rz > margin {
+            Class::Right
+        } else if cz + rz < -margin {
+            Class::Wrong
+        } else {
+            Class::Undetermined
+        }
+    }
+
+    /// Builds a node from a box and the rows still undetermined in its parent; returns None
+    /// when it is pruned or solved (the upper bound is updated either way).
+    fn make_node(
+        &mut self,
+        axis: usize,
+        lo: Vec<f64>,
+        hi: Vec<f64>,
+        fixed: f64,
+        rows: &[u32],
+        depth: u32,
+    ) -> Option<Node> {
+        let d = self.d;
+        let c: Vec<f64> = (0..d).map(|m| 0.5 * (lo[m] + hi[m])).collect();
+        let r: Vec<f64> = (0..d).map(|m| 0.5 * (hi[m] - lo[m])).collect();
+        let mut fixed_wrong = fixed;
+        let mut undetermined = Vec::new();
+        for &j in rows {
+            match self.classify(j as usize, &c, &r) {
+                Class::Right => {}
+                Class::Wrong => fixed_wrong += self.weight(j as usize),
+                Class::Undetermined => undetermined.push(j),
+            }
+        }
+        let lb = self.constant + fixed_wrong;
+        if lb >= self.ub - self.prune_tol {
+            return None;
+        }
+        // Upper bound at the centre.
+        let extra = self.loss_on(&undetermined, &c);
+        if lb + extra < self.ub {
+            self.ub = lb + extra;
+            self.best = c.clone();
+        }
+        if extra == 0.0 {
+            return None; // solved: the centre attains the lower bound
+        }
+        if undetermined.len() <= CORNER_TRIES {
+            for &j in &undetermined {
+                let xj = &self.x[j as usize * d..(j as usize + 1) * d];
+                let corner: Vec<f64> = (0..d).map(|m| c[m] + r[m] * xj[m].signum()).collect();
+                if self.loss_on(&undetermined, &corner) == 0.0 {
+                    self.ub = lb;
+                    self.best = corner;
+                    return None;
+                }
+            }
+        }
+        Some(Node {
+            lb,
+            depth,
+            axis,
+            lo,
+            hi,
+            fixed_wrong,
+            undetermined,
+        })
+    }
+
+    fn loss_on(&self, rows: &[u32], v: &[f64]) -> f64 {
+        let mut l = 0.0;
+        for &j in rows {
+            let j = j as usize;
+            let m = dot(&self.x[j * self.d..(j + 1) * self.d], v);
+            if m < 0.0 {
+                l += self.weight(j);
+            } else if m == 0.0 {
+                l += 0.5 * self.weight(j);
+            }
+        }
+        l
+    }
+}
+
+pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<Fit, FitError> {
+    if !(cfg.time_limit_seconds > 0.0) {
+        return Err(FitError::Config(
+            "exact: time_limit_seconds must be > 0".into(),
+        ));
+    }
+    let start = Instant::now();
+    let d = data.d();
+    let x = data.signed_rows();
+    let w = data.weights();
+    let mut constant = 0.0;
+    let mut active: Vec<u32> = Vec::new();
+    for j in 0..data.n() {
+        if x[j * d..(j + 1) * d].iter().all(|v| *v == 0.0) {
+            constant += 0.5 * data.weight(j);
+        } else {
+            active.push(j as u32);
+        }
+    }
+    let mut notes = Vec::new();
+    // Warm start.
+    let mut start_dir = vec![0.0; d];
+    start_dir[0] = 1.0;
+    let mut ub = loss_signed(&x, w, d, &start_dir);
+    if cfg.warm_start && !active.is_empty() {
+        let mut cands = Vec::new();
+        if let Ok(f) = Bt::default().fit(data) {
+            cands.push(f.direction);
+        }
+        let mean: Vec<f64> = (0..d)
+            .map(|m| x.chunks_exact(d).map(|r| r[m]).sum())
+            .collect();
+        if let Some(u) = normalized(&mean) {
+            cands.push(u);
+        }
+        for u in cands {
+            let (p, l, _) = polish(&x, w, d, &u, 3);
+            if l < ub {
+                ub = l;
+                start_dir = p;
+            }
+        }
+    }
+    let mut s = Search {
+        x: &x,
+        w,
+        d,
+        constant,
+        ub,
+        best: start_dir,
+        prune_tol: 1e-9 * data.total_weight().max(1.0),
+    };
+    let mut heap = BinaryHeap::new();
+    for axis in 0..d {
+        for sgn in [1.0, -1.0] {
+            let mut lo = vec![-1.0; d];
+            let mut hi = vec![1.0; d];
+            lo[axis] = sgn;
+            hi[axis] = sgn;
+            if let Some(node) = s.make_node(axis, lo, hi, 0.0, &active, 0) {
+                heap.push(node);
+            }
+        }
+    }
+    let mut nodes: u64 = 0;
+    let mut unresolved = f64::INFINITY;
+    let mut budget_hit = false;
+    while let Some(node) = heap.pop() {
+        if node.lb >= s.ub - s.prune_tol {
+            heap.clear();
+            break;
+        }
+        nodes += 1;
+        if nodes > cfg.max_nodes
+            || (nodes % 256 == 0 && start.elapsed().as_secs_f64() > cfg.time_limit_seconds)
+        {
+            budget_hit = true;
+            heap.push(node);
+            break;
+        }
+        // Widest free coordinate.
+        let (m, width) = (0..d)
+            .filter(|&m| m != node.axis)
+            .map(|m| (m, node.hi[m] - node.lo[m]))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("d >= 2");
+        if width < MIN_WIDTH {
+            unresolved = unresolved.min(node.lb);
+            continue;
+        }
+        let mid = 0.5 * (node.lo[m] + node.hi[m]);
+        let mut hi1 = node.hi.clone();
+        hi1[m] = mid;
+        let mut lo2 = node.lo.clone();
+        lo2[m] = mid;
+        if let Some(c) = s.make_node(
+            node.axis,
+            node.lo.clone(),
+            hi1,
+            node.fixed_wrong,
+            &node.undetermined,
+            node.depth + 1,
+        ) {
+            heap.push(c);
+        }
+        if let Some(c) = s.make_node(
+            node.axis,
+            lo2,
+            node.hi,
+            node.fixed_wrong,
+            &node.undetermined,
+            node.depth + 1,
+        ) {
+            heap.push(c);
+        }
+    }
+    let open_lb = heap.iter().map(|n| n.lb).fold(f64::INFINITY, f64::min);
+    let lower = s.ub.min(open_lb).min(unresolved);
+    if budget_hit {
+        notes.push(format!(
+            "budget exhausted after {nodes} nodes and {:.1} s; {} nodes open",
+            start.elapsed().as_secs_f64(),
+            heap.len()
+        ));
+    }
+    if unresolved.is_finite() {
+        notes.push("some boxes reached the minimum width (a hyperplane through a box corner): their bound is kept in the lower bound".into());
+    }
+    let u = normalized(&s.best).expect("box points are non-zero");
+    Ok(exact_fit(
+        data,
+        u,
+        lower,
+        "branch_and_bound",
+        nodes,
+        budget_hit || unresolved < s.ub - s.prune_tol,
+        notes,
+    ))
+}

@@ -1,0 +1,217 @@
+//! `sign`: the sign estimator — minimise the (weighted) 0-1 loss over unit vectors
+//! (Manski's maximum score without intercept, SPEC §2).
+//!
+//! The objective is piecewise constant, so the solvers are combinatorial or smoothed:
+//! - [`SignSolver::Exact`]: d = 1 by enumeration, d = 2 by the angular [`sweep`], d ≥ 3 by
+//!   branch and bound ([`bnb`]). Returns a [`Certificate`](crate::Certificate).
+//! - [`SignSolver::Smooth`]: annealed smoothed 0-1 loss, several starts, 0-1 polish
+//!   ([`smooth`]). Heuristic.
+
+pub mod bnb;
+pub mod smooth;
+pub mod sweep;
+
+use crate::{Certificate, Estimator, Fit, FitError, Status, check_nonempty};
+use signest_core::Comparisons;
+use signest_core::linalg::{dot, normalize};
+use signest_core::metrics::loss01;
+use std::time::Instant;
+
+pub use bnb::ExactConfig;
+pub use smooth::SmoothConfig;
+
+/// Which solver `sign` uses.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "solver", rename_all = "snake_case")]
+pub enum SignSolver {
+    Exact(ExactConfig),
+    Smooth(SmoothConfig),
+}
+
+/// The sign estimator.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sign {
+    #[serde(flatten)]
+    pub solver: SignSolver,
+}
+
+impl Sign {
+    pub fn exact() -> Self {
+        Sign {
+            solver: SignSolver::Exact(ExactConfig::default()),
+        }
+    }
+    pub fn smooth() -> Self {
+        Sign {
+            solver: SignSolver::Smooth(SmoothConfig::default()),
+        }
+    }
+}
+
+impl Default for Sign {
+    fn default() -> Self {
+        Sign::exact()
+    }
+}
+
+impl Estimator for Sign {
+    fn name(&self) -> &'static str {
+        "sign"
+    }
+
+    fn fit(&self, data: &Comparisons) -> Result<Fit, FitError> {
+        let start = Instant::now();
+        check_nonempty(data)?;
+        let mut fit = match &self.solver {
+            SignSolver::Exact(cfg) => match data.d() {
+                1 => exact_1d(data),
+                2 => exact_2d(data),
+                _ => bnb::branch_and_bound(data, cfg)?,
+            },
+            SignSolver::Smooth(cfg) => smooth::smooth_fit(data, cfg)?,
+        };
+        fit.fit_seconds = start.elapsed().as_secs_f64();
+        Ok(fit)
+    }
+}
+
+/// Builds the fit of an exact solver: the loss is re-evaluated directly at `u`, and the fit
+/// is certified only when that value meets the proven lower bound.
+pub(crate) fn exact_fit(
+    data: &Comparisons,
+    u: Vec<f64>,
+    lower_bound: f64,
+    solver: &'static str,
+    nodes: u64,
+    budget_hit: bool,
+    mut notes: Vec<String>,
+) -> Fit {
+    let achieved = loss01(data, &u).weighted;
+    let tol = 1e-9 * data.total_weight().max(1.0);
+    let lower_bound = lower_bound.min(achieved);
+    let certified = achieved - lower_bound <= tol && !budget_hit;
+    if !certified && !budget_hit {
+        notes.push(format!(
+            "direct evaluation {achieved} exceeds the solver's bound {lower_bound}: floating-point degeneracy, not certified"
+        ));
+    }
+    Fit {
+        estimator: "sign",
+        solver,
+        direction: u,
+        coefficients: None,
+        status: if certified {
+            Status::CertifiedOptimal
+        } else {
+            Status::Gap
+        },
+        iterations: nodes,
+        objective: achieved,
+        certificate: Some(Certificate {
+            lower_bound,
+            upper_bound: achieved,
+            nodes,
+        }),
+        fit_seconds: 0.0,
+        notes,
+    }
+}
+
+fn exact_1d(data: &Comparisons) -> Fit {
+    let plus = loss01(data, &[1.0]).weighted;
+    let minus = loss01(data, &[-1.0]).weighted;
+    let (u, lb) = if plus <= minus {
+        (vec![1.0], plus)
+    } else {
+        (vec![-1.0], minus)
+    };
+    exact_fit(data, u, lb, "enumeration", 0, false, Vec::new())
+}
+
+fn exact_2d(data: &Comparisons) -> Fit {
+    let x = data.signed_rows();
+    let a: Vec<f64> = x.chunks_exact(2).map(|r| r[0]).collect();
+    let b: Vec<f64> = x.chunks_exact(2).map(|r| r[1]).collect();
+    let r = sweep::circle_sweep(&a, &b, data.weights());
+    let u = vec![r.angle.cos(), r.angle.sin()];
+    exact_fit(data, u, r.loss, "sweep", 0, false, Vec::new())
+}
+
+/// The 0-1 loss (weighted sum) of `u` on signed rows `x` (row-major n×d).
+pub(crate) fn loss_signed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64]) -> f64 {
+    crate::par::map_reduce(
+        x.len() / d,
+        |rows| {
+            let mut l = 0.0;
+            for i in rows {
+                let m = dot(&x[i * d..(i + 1) * d], u);
+                let wi = w.map_or(1.0, |w| w[i]);
+                if m < 0.0 {
+                    l += wi;
+                } else if m == 0.0 {
+                    l += 0.5 * wi;
+                }
+            }
+            l
+        },
+        |p, q| p + q,
+    )
+    .unwrap_or(0.0)
+}
+
+/// Great-circle coordinate descent on the exact 0-1 loss: for each coordinate axis e_k, the
+/// circle through u and e_k (orthonormalised) is minimised exactly by the [`sweep`]; a move
+/// is kept only when it strictly lowers the loss. Never increases the loss. Stops after
+/// `rounds` rounds or a round without improvement. Returns (direction, loss, sweeps run).
+pub fn polish(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u0: &[f64],
+    rounds: u32,
+) -> (Vec<f64>, f64, u64) {
+    let n = x.len() / d;
+    let mut u = u0.to_vec();
+    normalize(&mut u);
+    let mut best = loss_signed(x, w, d, &u);
+    let mut sweeps = 0;
+    let mut a = vec![0.0; n];
+    let mut b = vec![0.0; n];
+    for _ in 0..rounds {
+        let mut improved = false;
+        for k in 0..d {
+            // e = e_k − (e_k'u) u, normalised.
+            let mut e: Vec<f64> = u.iter().map(|ui| -u[k] * ui).collect();
+            e[k] += 1.0;
+            if !normalize(&mut e) || dot(&e, &u).abs() > 1e-9 {
+                continue;
+            }
+            for i in 0..n {
+                let xi = &x[i * d..(i + 1) * d];
+                a[i] = dot(xi, &u);
+                b[i] = dot(xi, &e);
+            }
+            let r = sweep::circle_sweep(&a, &b, w);
+            sweeps += 1;
+            if r.loss < best - 1e-12 * best.max(1.0) {
+                let cand: Vec<f64> = u
+                    .iter()
+                    .zip(&e)
+                    .map(|(p, q)| r.angle.cos() * p + r.angle.sin() * q)
+                    .collect();
+                let mut cand = cand;
+                normalize(&mut cand);
+                let l = loss_signed(x, w, d, &cand);
+                if l < best {
+                    best = l;
+                    u = cand;
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    (u, best, sweeps)
+}

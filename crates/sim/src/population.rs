@@ -1,0 +1,281 @@
+//! Populations of user coefficients beta (heterogeneity).
+
+use crate::{SimError, VectorDistribution, err};
+use rand::distr::{Distribution, Open01};
+use rand::{Rng, RngExt};
+use rand_distr::{Exp1, StandardNormal};
+
+/// The distribution P of beta (SPEC §1, §6).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Population {
+    /// `beta = beta_bar ± delta·v`, each sign with probability ½ (symmetric about beta_bar).
+    TwoType {
+        beta_bar: Vec<f64>,
+        v: Vec<f64>,
+        delta: f64,
+    },
+    /// K types: `beta = means[k]` with probability `weights[k]` (symmetric or not).
+    Mixture {
+        means: Vec<Vec<f64>>,
+        weights: Vec<f64>,
+    },
+    /// `beta ~ N(beta_bar, tau² S)`, `S = L L'` with `chol` the row-major lower-triangular L.
+    Gaussian {
+        beta_bar: Vec<f64>,
+        tau: f64,
+        chol: Vec<f64>,
+    },
+    /// `beta = s·b` with `s ~ LogNormal(−σ²/2, σ)` (E s = 1): users differ in intensity only.
+    Scale { b: Vec<f64>, sigma: f64 },
+    /// `beta = beta_bar + tau·(E − 1)·v`, `E ~ Exp(1)`: mean beta_bar, skewed (not symmetric).
+    Skewed {
+        beta_bar: Vec<f64>,
+        v: Vec<f64>,
+        tau: f64,
+    },
+}
+
+impl Population {
+    /// [`Population::TwoType`], validated.
+    pub fn two_type(beta_bar: Vec<f64>, v: Vec<f64>, delta: f64) -> Result<Self, SimError> {
+        let p = Population::TwoType { beta_bar, v, delta };
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// No heterogeneity: every user has `beta`.
+    pub fn homogeneous(beta: Vec<f64>) -> Self {
+        let d = beta.len();
+        Population::TwoType {
+            beta_bar: beta,
+            v: vec![0.0; d],
+            delta: 0.0,
+        }
+    }
+
+    /// `Gaussian` with isotropic S = I.
+    pub fn isotropic_gaussian(beta_bar: Vec<f64>, tau: f64) -> Self {
+        let d = beta_bar.len();
+        let mut chol = vec![0.0; d * d];
+        for j in 0..d {
+            chol[j * d + j] = 1.0;
+        }
+        Population::Gaussian {
+            beta_bar,
+            tau,
+            chol,
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        match self {
+            Population::TwoType { beta_bar, .. }
+            | Population::Gaussian { beta_bar, .. }
+            | Population::Skewed { beta_bar, .. } => beta_bar.len(),
+            Population::Mixture { means, .. } => means.first().map_or(0, |m| m.len()),
+            Population::Scale { b, .. } => b.len(),
+        }
+    }
+
+    /// `beta_bar = E[beta]`.
+    pub fn beta_bar(&self) -> Vec<f64> {
+        match self {
+            Population::TwoType { beta_bar, .. }
+            | Population::Gaussian { beta_bar, .. }
+            | Population::Skewed { beta_bar, .. } => beta_bar.clone(),
+            Population::Mixture { means, weights } => {
+                let mut m = vec![0.0; self.dim()];
+                for (mu, w) in means.iter().zip(weights) {
+                    signest_core::linalg::axpy(*w, mu, &mut m);
+                }
+                m
+            }
+            Population::Scale { b, .. } => b.clone(),
+        }
+    }
+
+    /// Checks dimensions and ranges; messages name the offending parameter.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let d = self.dim();
+        if d == 0 {
+            return err("population: dimension d must be at least 1");
+        }
+        let finite = |name: &str, v: &[f64]| -> Result<(), SimError> {
+            if v.iter().all(|x| x.is_finite()) {
+                Ok(())
+            } else {
+                err(format!("population: {name} has a non-finite entry"))
+            }
+        };
+        match self {
+            Population::TwoType { beta_bar, v, delta } => {
+                finite("beta_bar", beta_bar)?;
+                finite("v", v)?;
+                if v.len() != d {
+                    return err(format!(
+                        "population: v has length {}, beta_bar has d = {d}",
+                        v.len()
+                    ));
+                }
+                if !(delta.is_finite() && *delta >= 0.0) {
+                    return err(format!("population: delta must be >= 0, got {delta}"));
+                }
+            }
+            Population::Mixture { means, weights } => {
+                if means.len() != weights.len() || means.is_empty() {
+                    return err(format!(
+                        "population: {} means but {} weights",
+                        means.len(),
+                        weights.len()
+                    ));
+                }
+                for (k, m) in means.iter().enumerate() {
+                    if m.len() != d {
+                        return err(format!(
+                            "population: means[{k}] has length {}, expected {d}",
+                            m.len()
+                        ));
+                    }
+                    finite(&format!("means[{k}]"), m)?;
+                }
+                if weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+                    return err("population: weights must be finite and >= 0");
+                }
+                let s: f64 = weights.iter().sum();
+                if (s - 1.0).abs() > 1e-9 {
+                    return err(format!("population: weights sum to {s}, not 1"));
+                }
+            }
+            Population::Gaussian {
+                beta_bar,
+                tau,
+                chol,
+            } => {
+                finite("beta_bar", beta_bar)?;
+                finite("chol", chol)?;
+                if chol.len() != d * d {
+                    return err(format!(
+                        "population: chol has {} entries, expected d*d = {}",
+                        chol.len(),
+                        d * d
+                    ));
+                }
+                if !(tau.is_finite() && *tau >= 0.0) {
+                    return err(format!("population: tau must be >= 0, got {tau}"));
+                }
+            }
+            Population::Scale { b, sigma } => {
+                finite("b", b)?;
+                if !(sigma.is_finite() && *sigma >= 0.0) {
+                    return err(format!("population: sigma must be >= 0, got {sigma}"));
+                }
+            }
+            Population::Skewed { beta_bar, v, tau } => {
+                finite("beta_bar", beta_bar)?;
+                finite("v", v)?;
+                if v.len() != d {
+                    return err(format!(
+                        "population: v has length {}, beta_bar has d = {d}",
+                        v.len()
+                    ));
+                }
+                if !(tau.is_finite() && *tau >= 0.0) {
+                    return err(format!("population: tau must be >= 0, got {tau}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether beta − beta_bar is symmetric about 0 by construction (the sufficient condition
+    /// of SPEC §4 for `sign` to identify u*, together with symmetric noise).
+    pub fn is_symmetric(&self) -> bool {
+        match self {
+            Population::TwoType { .. } | Population::Gaussian { .. } => true,
+            Population::Skewed { tau, v, .. } => *tau == 0.0 || v.iter().all(|x| *x == 0.0),
+            Population::Scale { sigma, .. } => *sigma == 0.0,
+            Population::Mixture { means, weights } => {
+                // Symmetric iff the multiset {(mean_k − beta_bar, w_k)} is closed under negation.
+                let bar = self.beta_bar();
+                let c: Vec<Vec<f64>> = means
+                    .iter()
+                    .map(|m| m.iter().zip(&bar).map(|(a, b)| a - b).collect())
+                    .collect();
+                c.iter().zip(weights).all(|(ck, wk)| {
+                    let mirrored: f64 = c
+                        .iter()
+                        .zip(weights)
+                        .filter(|(cj, _)| cj.iter().zip(ck).all(|(a, b)| (a + b).abs() < 1e-12))
+                        .map(|(_, w)| *w)
+                        .sum();
+                    (mirrored - wk).abs() < 1e-12 || *wk == 0.0 && mirrored == 0.0
+                })
+            }
+        }
+    }
+}
+
+impl VectorDistribution for Population {
+    fn dim(&self) -> usize {
+        Population::dim(self)
+    }
+
+    fn sample_into<R: Rng + ?Sized>(&self, rng: &mut R, out: &mut [f64]) {
+        match self {
+            Population::TwoType { beta_bar, v, delta } => {
+                let s = if rng.random::<bool>() {
+                    *delta
+                } else {
+                    -*delta
+                };
+                for ((o, b), vi) in out.iter_mut().zip(beta_bar).zip(v) {
+                    *o = b + s * vi;
+                }
+            }
+            Population::Mixture { means, weights } => {
+                let u: f64 = Open01.sample(rng);
+                let mut acc = 0.0;
+                let mut k = means.len() - 1;
+                for (j, w) in weights.iter().enumerate() {
+                    acc += w;
+                    if u < acc {
+                        k = j;
+                        break;
+                    }
+                }
+                out.copy_from_slice(&means[k]);
+            }
+            Population::Gaussian {
+                beta_bar,
+                tau,
+                chol,
+            } => {
+                // out <- g ~ N(0, I), then out[j] <- beta_bar[j] + tau (L g)[j], from the last
+                // row up so that g[..=j] is still intact when row j is formed.
+                let d = beta_bar.len();
+                out.iter_mut().for_each(|o| *o = StandardNormal.sample(rng));
+                for j in (0..d).rev() {
+                    let lg: f64 = chol[j * d..=j * d + j]
+                        .iter()
+                        .zip(&out[..=j])
+                        .map(|(a, b)| a * b)
+                        .sum();
+                    out[j] = beta_bar[j] + tau * lg;
+                }
+            }
+            Population::Scale { b, sigma } => {
+                let g: f64 = StandardNormal.sample(rng);
+                let s = (sigma * g - 0.5 * sigma * sigma).exp();
+                for (o, bi) in out.iter_mut().zip(b) {
+                    *o = s * bi;
+                }
+            }
+            Population::Skewed { beta_bar, v, tau } => {
+                let e: f64 = Exp1.sample(rng);
+                for ((o, b), vi) in out.iter_mut().zip(beta_bar).zip(v) {
+                    *o = b + tau * (e - 1.0) * vi;
+                }
+            }
+        }
+    }
+}
