@@ -250,7 +250,13 @@ fn newton(
         for _ in 0..60 {
             let trial: Vec<f64> = theta.iter().zip(&p).map(|(t, s)| t + alpha * s).collect();
             let e = evaluate(x, w, d, &trial, ridge, true);
-            if e.loss <= cur.loss + 1e-4 * alpha * slope {
+            // Armijo; near the optimum the predicted decrease falls below the rounding error
+            // of the loss sum (all terms are positive, so that error is about ε·loss): then a
+            // step that keeps the loss within rounding and lowers the gradient norm is taken.
+            let noise = 8.0 * f64::EPSILON * cur.loss.abs();
+            if e.loss <= cur.loss + 1e-4 * alpha * slope
+                || (e.loss <= cur.loss + noise && norm(&e.grad) < gn)
+            {
                 accepted = Some((trial, e));
                 break;
             }

@@ -3,31 +3,36 @@
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
 use signest_core::Comparisons;
 use signest_core::linalg::{axpy, dot};
+use rand::seq::SliceRandom;
 use std::time::Instant;
 
 /// Minimises `½|θ|² + C Σ w_i max(0, 1 − y_i θ'z_i)` by dual coordinate descent
-/// (Hsieh et al. 2008, the LIBLINEAR L1-loss SVM solver), visiting rows in a fixed cyclic
+/// (Hsieh et al. 2008, the LIBLINEAR L1-loss SVM solver), visiting rows in a seeded random
 /// order (deterministic). The ½|θ|² term is relatively `1/(C·Σw)` of the hinge sum, so as n
 /// grows the minimiser's direction tends to that of SPEC §2's unpenalised hinge target.
 ///
-/// Guarantee: stops when the projected-gradient spread is below `tol` (status `converged`)
-/// or after `max_passes` (status `max_iterations`); the relative duality gap is reported in
-/// the notes either way.
+/// Guarantee: stops when the relative duality gap `(P − D)/max(|P|, 1)` is below `tol`
+/// (status `converged`; checked every 5 passes) or after `max_passes` (status
+/// `max_iterations`); the gap is reported in the notes either way.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Hinge {
     /// C: weight of the hinge sum against ½|θ|².
     pub c: f64,
+    /// Relative duality gap at which to stop.
     pub tol: f64,
     pub max_passes: u32,
+    /// Seed of the visiting order.
+    pub seed: u64,
 }
 
 impl Default for Hinge {
     fn default() -> Self {
         Hinge {
             c: 1.0,
-            tol: 1e-6,
-            max_passes: 2000,
+            tol: 1e-5,
+            max_passes: 1000,
+            seed: 0,
         }
     }
 }
@@ -53,11 +58,17 @@ impl Estimator for Hinge {
         let mut alpha = vec![0.0; n];
         let mut theta = vec![0.0; d];
         let mut passes = 0;
+        // Rows are visited in a fresh random order each pass (as LIBLINEAR does: far faster
+        // than cyclic order), drawn from the solver's own seeded stream: deterministic.
+        let mut rng = signest_core::seed::solver_rng(self.seed);
+        let mut order: Vec<usize> = (0..n).collect();
         let mut converged = false;
+        let mut rel_gap;
         while passes < self.max_passes {
             passes += 1;
             let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
-            for i in 0..n {
+            order.shuffle(&mut rng);
+            for &i in &order {
                 if q[i] == 0.0 {
                     continue;
                 }
@@ -78,18 +89,15 @@ impl Estimator for Hinge {
                     alpha[i] = new;
                 }
             }
-            if pg_max - pg_min < self.tol {
-                converged = true;
-                break;
+            if pg_max - pg_min < 1e-12 || passes % 5 == 0 {
+                rel_gap = relative_gap(&x, d, &upper, &alpha, &theta).1;
+                if rel_gap < self.tol {
+                    converged = true;
+                    break;
+                }
             }
         }
-        let hinge_sum: f64 = (0..n)
-            .map(|i| upper[i] * (1.0 - dot(&theta, &x[i * d..(i + 1) * d])).max(0.0))
-            .sum();
-        let half_sq = 0.5 * dot(&theta, &theta);
-        let primal = half_sq + hinge_sum;
-        let dual = alpha.iter().sum::<f64>() - half_sq;
-        let rel_gap = (primal - dual) / primal.abs().max(1.0);
+        let (primal, rel_gap) = relative_gap(&x, d, &upper, &alpha, &theta);
         let direction = signest_core::linalg::normalized(&theta)
             .ok_or_else(|| FitError::Degenerate("hinge solution θ = 0".into()))?;
         Ok(Fit {
@@ -111,4 +119,17 @@ impl Estimator for Hinge {
             )],
         })
     }
+}
+
+/// (primal objective, relative duality gap `(P − D) / max(|P|, 1)`) of a dual point.
+fn relative_gap(x: &[f64], d: usize, upper: &[f64], alpha: &[f64], theta: &[f64]) -> (f64, f64) {
+    let hinge_sum: f64 = x
+        .chunks_exact(d)
+        .zip(upper)
+        .map(|(xi, u)| u * (1.0 - dot(theta, xi)).max(0.0))
+        .sum();
+    let half_sq = 0.5 * dot(theta, theta);
+    let primal = half_sq + hinge_sum;
+    let dual = alpha.iter().sum::<f64>() - half_sq;
+    (primal, (primal - dual) / primal.abs().max(1.0))
 }

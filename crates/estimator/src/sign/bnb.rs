@@ -40,6 +40,8 @@ pub struct ExactConfig {
     /// Wall-clock budget in seconds (d ≥ 3). Note: a time budget makes the *result* depend on
     /// machine speed when it binds; sweeps should rely on `max_nodes`.
     pub time_limit_seconds: f64,
+    /// Memory for open nodes, in MiB (d ≥ 3); the search stops with a gap when it is full.
+    pub max_memory_mib: u64,
     /// Start from the polished `bt` direction and mean signed row.
     pub warm_start: bool,
 }
@@ -49,6 +51,7 @@ impl Default for ExactConfig {
         ExactConfig {
             max_nodes: 50_000_000,
             time_limit_seconds: 600.0,
+            max_memory_mib: 4096,
             warm_start: true,
         }
     }
@@ -65,6 +68,12 @@ struct Node {
     hi: Vec<f64>,
     fixed_wrong: f64,
     undetermined: Vec<u32>,
+}
+
+impl Node {
+    fn bytes(&self) -> u64 {
+        (std::mem::size_of::<Node>() + 16 * self.lo.len() + 4 * self.undetermined.capacity()) as u64
+    }
 }
 
 impl PartialEq for Node {
@@ -266,13 +275,17 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     let mut nodes: u64 = 0;
     let mut unresolved = f64::INFINITY;
     let mut budget_hit = false;
+    let memory_budget = cfg.max_memory_mib.saturating_mul(1 << 20);
+    let mut open_bytes: u64 = heap.iter().map(Node::bytes).sum();
     while let Some(node) = heap.pop() {
+        open_bytes -= node.bytes();
         if node.lb >= s.ub - s.prune_tol {
             heap.clear();
             break;
         }
         nodes += 1;
         if nodes > cfg.max_nodes
+            || open_bytes > memory_budget
             || (nodes % 256 == 0 && start.elapsed().as_secs_f64() > cfg.time_limit_seconds)
         {
             budget_hit = true;
@@ -302,6 +315,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             &node.undetermined,
             node.depth + 1,
         ) {
+            open_bytes += c.bytes();
             heap.push(c);
         }
         if let Some(c) = s.make_node(
@@ -312,6 +326,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             &node.undetermined,
             node.depth + 1,
         ) {
+            open_bytes += c.bytes();
             heap.push(c);
         }
     }
@@ -319,8 +334,9 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     let lower = s.ub.min(open_lb).min(unresolved);
     if budget_hit {
         notes.push(format!(
-            "budget exhausted after {nodes} nodes and {:.1} s; {} nodes open",
+            "budget exhausted after {nodes} nodes, {:.1} s, {} MiB of open nodes; {} nodes open",
             start.elapsed().as_secs_f64(),
+            open_bytes >> 20,
             heap.len()
         ));
     }

@@ -16,6 +16,7 @@ use super::{loss_signed, polish};
 use crate::par::{add_into, map_reduce};
 use crate::{Bt, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
+use rayon::prelude::*;
 use rand_distr::StandardNormal;
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, norm, normalize, normalized};
@@ -54,7 +55,7 @@ impl Default for SmoothConfig {
             seed: 0,
             subsample: 50_000,
             full_stages: 3,
-            polish_rounds: 2,
+            polish_rounds: 1,
         }
     }
 }
@@ -127,7 +128,7 @@ fn anneal(
                     u = cand;
                     f = fc;
                     g = gc;
-                    moved = step > 1e-9;
+                    moved = step > 1e-6;
                     break;
                 }
                 a *= 0.5;
@@ -209,17 +210,31 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
             })
             .collect()
     };
+    let clock = std::time::Instant::now();
+    let phase = |name: &str, notes: &mut Vec<String>| {
+        notes.push(format!("{name}: {:.3} s", clock.elapsed().as_secs_f64()));
+    };
+    phase("starts ready", &mut notes);
     let mut total_steps = 0;
     let mut best: Option<(Vec<f64>, f64, Vec<f64>)> = None; // (u, full 0-1 loss, schedule)
-    for s0 in &starts {
-        let hs = bandwidths(s0, &xs);
-        let (u, k) = anneal(&xs, ws.as_deref(), d, s0, &hs, cfg.iters_per_stage);
+    // Starts are independent: annealed in parallel, then compared in start order
+    // (deterministic for any thread count).
+    let annealed: Vec<(Vec<f64>, u64, f64, Vec<f64>)> = starts
+        .par_iter()
+        .map(|s0| {
+            let hs = bandwidths(s0, &xs);
+            let (u, k) = anneal(&xs, ws.as_deref(), d, s0, &hs, cfg.iters_per_stage);
+            let l = loss_signed(&x, w, d, &u);
+            (u, k, l, hs)
+        })
+        .collect();
+    for (u, k, l, hs) in annealed {
         total_steps += k;
-        let l = loss_signed(&x, w, d, &u);
         if best.as_ref().is_none_or(|b| l < b.1) {
             best = Some((u, l, hs));
         }
     }
+    phase("starts annealed", &mut notes);
     let (mut u, mut l, hs) =
         best.ok_or_else(|| FitError::Degenerate("no start direction".into()))?;
     if step > 1 && cfg.full_stages > 0 {
@@ -232,6 +247,7 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
             l = lv;
         }
     }
+    phase("full-data stages", &mut notes);
     if cfg.polish_rounds > 0 {
         let (v, lv, sweeps) = polish(&x, w, d, &u, cfg.polish_rounds);
         notes.push(format!(

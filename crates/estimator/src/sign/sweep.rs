@@ -11,7 +11,41 @@
 //! Exact up to the floating-point resolution of the critical angles (about 1e-15 rad): callers
 //! re-evaluate the loss at the returned direction directly.
 
+use crate::par::CHUNK;
+use rayon::prelude::*;
 use std::f64::consts::{FRAC_PI_2, TAU};
+
+/// Sorts events by angle. Angles are in [0, 2π), so their IEEE-754 bit patterns, read as
+/// u64, sort in the same order: an LSD radix sort on 16-bit digits (4 passes, stable).
+fn radix_sort_by_angle(events: &mut Vec<(f64, f64)>) {
+    if events.len() < 4096 {
+        events.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+        return;
+    }
+    let mut buf = vec![(0.0, 0.0); events.len()];
+    let mut src = std::mem::take(events);
+    for pass in 0..4 {
+        let shift = 16 * pass;
+        let digit = |e: &(f64, f64)| ((e.0.to_bits() >> shift) & 0xFFFF) as usize;
+        let mut count = vec![0usize; 1 << 16];
+        for e in &src {
+            count[digit(e)] += 1;
+        }
+        let mut pos = 0;
+        for c in count.iter_mut() {
+            let k = *c;
+            *c = pos;
+            pos += k;
+        }
+        for e in &src {
+            let k = digit(e);
+            buf[count[k]] = *e;
+            count[k] += 1;
+        }
+        std::mem::swap(&mut src, &mut buf);
+    }
+    *events = src;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SweepResult {
@@ -33,26 +67,28 @@ fn wrap(t: f64) -> f64 {
 pub fn circle_sweep(a: &[f64], b: &[f64], w: Option<&[f64]>) -> SweepResult {
     let n = a.len();
     let wt = |i: usize| w.map_or(1.0, |w| w[i]);
-    let mut constant = 0.0;
-    // (angle, weight change when the angle is crossed counter-clockwise)
-    let mut events: Vec<(f64, f64)> = Vec::with_capacity(2 * n);
-    for i in 0..n {
-        if a[i] == 0.0 && b[i] == 0.0 {
-            constant += 0.5 * wt(i);
-            continue;
+    // Zero rows count ½ everywhere; every other row gives two events
+    // (angle, weight change when the angle is crossed counter-clockwise).
+    let constant: f64 = (0..n).filter(|&i| a[i] == 0.0 && b[i] == 0.0).map(|i| 0.5 * wt(i)).sum();
+    let mut events: Vec<(f64, f64)> = vec![(0.0, 0.0); 2 * n];
+    events.par_chunks_mut(2 * CHUNK).enumerate().for_each(|(c, out)| {
+        for (k, e) in out.chunks_exact_mut(2).enumerate() {
+            let i = c * CHUNK + k;
+            if a[i] == 0.0 && b[i] == 0.0 {
+                e[0] = (f64::NAN, 0.0);
+                e[1] = (f64::NAN, 0.0);
+            } else {
+                let phi = b[i].atan2(a[i]);
+                e[0] = (wrap(phi + FRAC_PI_2), wt(i)); // becomes wrong
+                e[1] = (wrap(phi - FRAC_PI_2), -wt(i)); // becomes right
+            }
         }
-        let phi = b[i].atan2(a[i]);
-        events.push((wrap(phi + FRAC_PI_2), wt(i))); // becomes wrong
-        events.push((wrap(phi - FRAC_PI_2), -wt(i))); // becomes right
-    }
+    });
+    events.retain(|e| !e.0.is_nan());
     if events.is_empty() {
-        return SweepResult {
-            angle: 0.0,
-            arc_width: TAU,
-            loss: constant,
-        };
+        return SweepResult { angle: 0.0, arc_width: TAU, loss: constant };
     }
-    events.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+    radix_sort_by_angle(&mut events);
     let m = events.len();
     let gap = |k: usize| {
         let next = if k + 1 < m {
