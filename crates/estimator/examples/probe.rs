@@ -13,8 +13,15 @@ fn main() {
     } else {
         let mut bb = vec![0.0; d];
         bb[0] = 1.0;
-        if d > 1 { bb[1] = 0.5; }
-        Dgp::new(Population::isotropic_gaussian(bb, 1.0), Features::Isotropic { d }, Noise::Logistic { scale: 1.0 }).unwrap()
+        if d > 1 {
+            bb[1] = 0.5;
+        }
+        Dgp::new(
+            Population::isotropic_gaussian(bb, 1.0),
+            Features::Isotropic { d },
+            Noise::Logistic { scale: 1.0 },
+        )
+        .unwrap()
     };
     let data = dgp.sample(Design::Pooled { n }, &mut stream(1, "probe", 0));
     let us = dgp.u_star().unwrap();
@@ -23,12 +30,32 @@ fn main() {
         "bt" => vec![("bt", AnyEstimator::Bt(Bt::default()))],
         "hinge" => vec![("hinge", AnyEstimator::Hinge(Hinge::default()))],
         "exact" => vec![("exact", AnyEstimator::Sign(Sign::exact()))],
-        _ => vec![("bt", AnyEstimator::Bt(Bt::default())), ("exact", AnyEstimator::Sign(Sign::exact())), ("smooth", AnyEstimator::Sign(Sign::smooth())), ("hinge", AnyEstimator::Hinge(Hinge::default()))],
+        _ => vec![
+            ("bt", AnyEstimator::Bt(Bt::default())),
+            ("exact", AnyEstimator::Sign(Sign::exact())),
+            ("smooth", AnyEstimator::Sign(Sign::smooth())),
+            ("hinge", AnyEstimator::Hinge(Hinge::default())),
+        ],
     };
-    println!("loss01 at u*: {}", signest_core::metrics::loss01(&data, &us).weighted);
+    println!(
+        "loss01 at u*: {}",
+        signest_core::metrics::loss01(&data, &us).weighted
+    );
     for (name, e) in ests {
         let f = e.fit(&data).unwrap();
-        println!("{name}: err {:.3} deg, obj {:.3}, status {:?}, iters {}, {:.3}s, cert {:?}, notes {:?}", angular_error_deg(&f.direction, &us), f.objective, f.status, f.iterations, f.fit_seconds, f.certificate, f.notes);
-        println!("   loss01 at fit: {}", signest_core::metrics::loss01(&data, &f.direction).weighted);
+        println!(
+            "{name}: err {:.3} deg, obj {:.3}, status {:?}, iters {}, {:.3}s, cert {:?}, notes {:?}",
+            angular_error_deg(&f.direction, &us),
+            f.objective,
+            f.status,
+            f.iterations,
+            f.fit_seconds,
+            f.certificate,
+            f.notes
+        );
+        println!(
+            "   loss01 at fit: {}",
+            signest_core::metrics::loss01(&data, &f.direction).weighted
+        );
     }
 }

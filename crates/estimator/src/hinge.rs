@@ -1,9 +1,9 @@
 //! `hinge`: the convex hinge surrogate, solved in the dual.
 
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
+use rand::seq::SliceRandom;
 use signest_core::Comparisons;
 use signest_core::linalg::{axpy, dot};
-use rand::seq::SliceRandom;
 use std::time::Instant;
 
 /// Minimises `½|θ|² + C Σ w_i max(0, 1 − y_i θ'z_i)` by dual coordinate descent

@@ -5,10 +5,12 @@
 //! bandwidths h from `h_start·s` down to `h_end·s`, where s is the mean |x_i'u| at the start.
 //!
 //! Starts: the `bt` direction, the mean signed row, and `random_starts` uniform directions
-//! drawn from the solver's own stream ([`signest_core::seed::solver_rng`] of `seed`). Each
-//! start is annealed on a fixed subsample (every k-th row, at most `subsample` rows); the best
+//! drawn from the solver's own stream ([`signest_core::seed::solver_rng`] of `seed`); random
+//! start j skips the first `j mod stages` bandwidths (large bandwidths pull every start into
+//! one basin). Each start is annealed on a fixed subsample (every k-th row, at most `subsample` rows); the best
 //! by full-data 0-1 loss is annealed again on all rows over the last `full_stages` bandwidths,
-//! then polished on the exact 0-1 loss by great-circle sweeps ([`super::polish`]).
+//! then polished on the exact 0-1 loss by great-circle sweeps ([`super::polish`]). When all
+//! rows fit in the subsample, every annealed start is polished and the best is kept.
 //!
 //! Guarantee: heuristic. The reported objective is the achieved 0-1 loss (direct evaluation).
 
@@ -16,8 +18,8 @@ use super::{loss_signed, polish};
 use crate::par::{add_into, map_reduce};
 use crate::{Bt, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
-use rayon::prelude::*;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, norm, normalize, normalized};
 
@@ -40,8 +42,11 @@ pub struct SmoothConfig {
     pub subsample: usize,
     /// Final stages re-run on all rows.
     pub full_stages: u32,
-    /// Rounds of great-circle 0-1 polish.
+    /// Rounds of great-circle 0-1 polish (each start is polished when n <= `subsample`; a
+    /// round without improvement ends it early).
     pub polish_rounds: u32,
+    /// Rounds of polish, on the best candidate only, when n > `subsample`.
+    pub polish_rounds_large: u32,
 }
 
 impl Default for SmoothConfig {
@@ -51,11 +56,12 @@ impl Default for SmoothConfig {
             h_end: 1e-3,
             stages: 8,
             iters_per_stage: 40,
-            random_starts: 2,
+            random_starts: 8,
             seed: 0,
             subsample: 50_000,
             full_stages: 3,
-            polish_rounds: 1,
+            polish_rounds: 10,
+            polish_rounds_large: 1,
         }
     }
 }
@@ -219,17 +225,35 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
     let mut best: Option<(Vec<f64>, f64, Vec<f64>)> = None; // (u, full 0-1 loss, schedule)
     // Starts are independent: annealed in parallel, then compared in start order
     // (deterministic for any thread count).
-    let annealed: Vec<(Vec<f64>, u64, f64, Vec<f64>)> = starts
+    let small = step == 1;
+    let n_fixed = starts.len() - cfg.random_starts as usize;
+    let annealed: Vec<(Vec<f64>, u64, f64, Vec<f64>, u64)> = starts
         .par_iter()
-        .map(|s0| {
+        .enumerate()
+        .map(|(k, s0)| {
             let hs = bandwidths(s0, &xs);
-            let (u, k) = anneal(&xs, ws.as_deref(), d, s0, &hs, cfg.iters_per_stage);
-            let l = loss_signed(&x, w, d, &u);
-            (u, k, l, hs)
+            // Large bandwidths pull every start into the same basin, so random start j enters
+            // the schedule at stage j mod stages: the starts explore different basins.
+            let entry = if k < n_fixed {
+                0
+            } else {
+                (k - n_fixed) % hs.len()
+            };
+            let (u, k) = anneal(&xs, ws.as_deref(), d, s0, &hs[entry..], cfg.iters_per_stage);
+            if small && cfg.polish_rounds > 0 {
+                // All rows fit the subsample: polish every start, not only the best.
+                let (v, l, sweeps) = polish(&x, w, d, &u, cfg.polish_rounds);
+                (v, k, l, hs, sweeps)
+            } else {
+                let l = loss_signed(&x, w, d, &u);
+                (u, k, l, hs, 0)
+            }
         })
         .collect();
-    for (u, k, l, hs) in annealed {
+    let mut sweeps = 0;
+    for (u, k, l, hs, sw) in annealed {
         total_steps += k;
+        sweeps += sw;
         if best.as_ref().is_none_or(|b| l < b.1) {
             best = Some((u, l, hs));
         }
@@ -237,26 +261,28 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
     phase("starts annealed", &mut notes);
     let (mut u, mut l, hs) =
         best.ok_or_else(|| FitError::Degenerate("no start direction".into()))?;
-    if step > 1 && cfg.full_stages > 0 {
-        let tail = &hs[hs.len().saturating_sub(cfg.full_stages as usize)..];
-        let (v, k) = anneal(&x, w, d, &u, tail, cfg.iters_per_stage);
-        total_steps += k;
-        let lv = loss_signed(&x, w, d, &v);
-        if lv < l {
-            u = v;
-            l = lv;
+    if !small {
+        if cfg.full_stages > 0 {
+            let tail = &hs[hs.len().saturating_sub(cfg.full_stages as usize)..];
+            let (v, k) = anneal(&x, w, d, &u, tail, cfg.iters_per_stage);
+            total_steps += k;
+            let lv = loss_signed(&x, w, d, &v);
+            if lv < l {
+                u = v;
+                l = lv;
+            }
+        }
+        phase("full-data stages", &mut notes);
+        let rounds = cfg.polish_rounds.min(cfg.polish_rounds_large);
+        if rounds > 0 {
+            let (v, lv, sw) = polish(&x, w, d, &u, rounds);
+            sweeps += sw;
+            if lv <= l {
+                u = v;
+            }
         }
     }
-    phase("full-data stages", &mut notes);
-    if cfg.polish_rounds > 0 {
-        let (v, lv, sweeps) = polish(&x, w, d, &u, cfg.polish_rounds);
-        notes.push(format!(
-            "polish: {sweeps} great-circle sweeps, 0-1 loss {l} -> {lv}"
-        ));
-        if lv <= l {
-            u = v;
-        }
-    }
+    notes.push(format!("polish: {sweeps} great-circle sweeps"));
     let achieved = signest_core::metrics::loss01(data, &u).weighted;
     notes.push(format!(
         "{} starts, {} gradient steps",

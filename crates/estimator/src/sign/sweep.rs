@@ -49,7 +49,7 @@ fn radix_sort_by_angle(events: &mut Vec<(f64, f64)>) {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SweepResult {
-    /// Midpoint angle of an optimal open arc.
+    /// Midpoint angle of the widest optimal open arc.
     pub angle: f64,
     /// Width of that arc (radians).
     pub arc_width: f64,
@@ -69,24 +69,34 @@ pub fn circle_sweep(a: &[f64], b: &[f64], w: Option<&[f64]>) -> SweepResult {
     let wt = |i: usize| w.map_or(1.0, |w| w[i]);
     // Zero rows count ½ everywhere; every other row gives two events
     // (angle, weight change when the angle is crossed counter-clockwise).
-    let constant: f64 = (0..n).filter(|&i| a[i] == 0.0 && b[i] == 0.0).map(|i| 0.5 * wt(i)).sum();
+    let constant: f64 = (0..n)
+        .filter(|&i| a[i] == 0.0 && b[i] == 0.0)
+        .map(|i| 0.5 * wt(i))
+        .sum();
     let mut events: Vec<(f64, f64)> = vec![(0.0, 0.0); 2 * n];
-    events.par_chunks_mut(2 * CHUNK).enumerate().for_each(|(c, out)| {
-        for (k, e) in out.chunks_exact_mut(2).enumerate() {
-            let i = c * CHUNK + k;
-            if a[i] == 0.0 && b[i] == 0.0 {
-                e[0] = (f64::NAN, 0.0);
-                e[1] = (f64::NAN, 0.0);
-            } else {
-                let phi = b[i].atan2(a[i]);
-                e[0] = (wrap(phi + FRAC_PI_2), wt(i)); // becomes wrong
-                e[1] = (wrap(phi - FRAC_PI_2), -wt(i)); // becomes right
+    events
+        .par_chunks_mut(2 * CHUNK)
+        .enumerate()
+        .for_each(|(c, out)| {
+            for (k, e) in out.chunks_exact_mut(2).enumerate() {
+                let i = c * CHUNK + k;
+                if a[i] == 0.0 && b[i] == 0.0 {
+                    e[0] = (f64::NAN, 0.0);
+                    e[1] = (f64::NAN, 0.0);
+                } else {
+                    let phi = b[i].atan2(a[i]);
+                    e[0] = (wrap(phi + FRAC_PI_2), wt(i)); // becomes wrong
+                    e[1] = (wrap(phi - FRAC_PI_2), -wt(i)); // becomes right
+                }
             }
-        }
-    });
+        });
     events.retain(|e| !e.0.is_nan());
     if events.is_empty() {
-        return SweepResult { angle: 0.0, arc_width: TAU, loss: constant };
+        return SweepResult {
+            angle: 0.0,
+            arc_width: TAU,
+            loss: constant,
+        };
     }
     radix_sort_by_angle(&mut events);
     let m = events.len();
@@ -124,7 +134,14 @@ pub fn circle_sweep(a: &[f64], b: &[f64], w: Option<&[f64]>) -> SweepResult {
     for _ in 0..m {
         loss += events[k].1;
         let g = gap(k);
-        if g > 0.0 && loss < best.loss - 1e-12 * best.loss.abs().max(1.0) {
+        // Among optimal arcs the widest wins: the choice then depends on the geometry only,
+        // not on where the walk started (so rescaling or permuting rows cannot change it).
+        let tol = 1e-12 * best.loss.abs().max(1.0);
+        // Widths equal to within 1e-9 (relative) are a tie, broken by the smaller midpoint.
+        let mid = wrap(events[k].0 + 0.5 * g);
+        let wider = g > best.arc_width * (1.0 + 1e-9)
+            || (g >= best.arc_width * (1.0 - 1e-9) && mid < best.angle);
+        if g > 0.0 && (loss < best.loss - tol || (loss <= best.loss + tol && wider)) {
             best = SweepResult {
                 angle: wrap(events[k].0 + 0.5 * g),
                 arc_width: g,

@@ -1,0 +1,170 @@
+//! Solver-level checks against independent references written here.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use signest_core::Comparisons;
+use signest_core::seed::stream;
+use signest_estimator::{Bt, Estimator, Hinge, Sign, Status, bt_gradient};
+use signest_sim::{Design, Dgp, Features, Noise, Population};
+
+/// Plain gradient descent on the mean logistic loss with a fixed step 1/L, L = λ_max(X'X)/4n
+/// bounded by trace: an independent, slow but sure reference for `bt`.
+fn gradient_descent_bt(data: &Comparisons, iters: usize) -> Vec<f64> {
+    let (n, d) = (data.n(), data.d());
+    let trace: f64 = data.z().iter().map(|v| v * v).sum::<f64>() / n as f64;
+    let step = 4.0 / trace;
+    let mut theta = vec![0.0; d];
+    for _ in 0..iters {
+        let mut g = vec![0.0; d];
+        for i in 0..n {
+            let x: Vec<f64> = data.row(i).iter().map(|v| v * data.y()[i]).collect();
+            let m = dot(&x, &theta);
+            let p = 1.0 / (1.0 + m.exp());
+            for j in 0..d {
+                g[j] -= p * x[j] / n as f64;
+            }
+        }
+        for j in 0..d {
+            theta[j] -= step * g[j];
+        }
+    }
+    theta
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
+
+    #[test]
+    fn bt_gradient_vanishes_and_matches_gradient_descent(data in noisy_linear_data(3, 60..120)) {
+        let f = Bt::default().fit(&data).unwrap();
+        prop_assume!(f.status == Status::Converged);
+        let theta = f.coefficients.clone().unwrap();
+        let g = bt_gradient(&data, &theta, 0.0);
+        let g0 = bt_gradient(&data, &vec![0.0; 3], 0.0);
+        prop_assert!(dot(&g, &g).sqrt() <= 1e-9 * dot(&g0, &g0).sqrt(), "gradient {:?}", g);
+        let reference = gradient_descent_bt(&data, 20_000);
+        // Agreement in angle to 0.01°: gradient descent run this long reaches the optimum of
+        // these well-conditioned problems (the noise keeps them away from separation).
+        prop_assert!(angle_deg(&f.direction, &reference) < 0.01, "{} deg", angle_deg(&f.direction, &reference));
+    }
+}
+
+#[test]
+fn bt_detects_separable_data_and_returns_a_finite_direction() {
+    // Noiseless labels: every row is classified correctly by beta itself.
+    let dgp = Dgp::new(
+        Population::homogeneous(vec![1.0, -1.0, 0.5]),
+        Features::Isotropic { d: 3 },
+        Noise::None,
+    )
+    .unwrap();
+    let data = dgp.sample(Design::Pooled { n: 300 }, &mut stream(5, "separable", 0));
+    let f = Bt::default().fit(&data).unwrap();
+    assert_eq!(f.status, Status::Separable, "{:?}", f.notes);
+    assert!(f.direction.iter().all(|v| v.is_finite()));
+    assert!(f.notes.iter().any(|n| n.contains("separable")));
+    // The tiny-ridge direction separates the data too (it approaches the max-margin one).
+    assert_eq!(
+        signest_core::metrics::loss01(&data, &f.direction).correct,
+        300
+    );
+}
+
+#[test]
+fn hinge_beats_an_independent_subgradient_method_on_its_own_objective() {
+    let dgp = Dgp::reference();
+    let data = dgp.sample(Design::Pooled { n: 400 }, &mut stream(6, "hinge", 0));
+    let f = Hinge::default().fit(&data).unwrap();
+    assert_eq!(f.status, Status::Converged, "{:?}", f.notes);
+    let primal = |t: &[f64]| {
+        0.5 * dot(t, t)
+            + (0..data.n())
+                .map(|i| (1.0 - data.y()[i] * dot(data.row(i), t)).max(0.0))
+                .sum::<f64>()
+    };
+    // Subgradient descent with step 1/(k+1)·0.05, keeping the best iterate.
+    let mut t = vec![0.0; 2];
+    let mut best = primal(&t);
+    for k in 0..20_000 {
+        let mut g = t.clone();
+        for i in 0..data.n() {
+            if data.y()[i] * dot(data.row(i), &t) < 1.0 {
+                for j in 0..2 {
+                    g[j] -= data.y()[i] * data.row(i)[j];
+                }
+            }
+        }
+        let step = 0.05 / (k as f64 + 1.0).sqrt() / data.n() as f64;
+        for j in 0..2 {
+            t[j] -= step * g[j];
+        }
+        best = best.min(primal(&t));
+    }
+    // The dual solver's objective is within its reported relative gap (1e-5) of optimal, so it
+    // cannot exceed what a subgradient method found by more than that.
+    assert!(
+        f.objective <= best * (1.0 + 1e-5),
+        "{} vs {}",
+        f.objective,
+        best
+    );
+    assert!((f.objective - primal(f.coefficients.as_ref().unwrap())).abs() < 1e-9 * f.objective);
+}
+
+/// The smoothed solver against the exact optimum on random d = 2 and d = 3 instances drawn from
+/// the reference-like DGPs below. Bar: 0-1 loss within 1% of the exact optimum on every
+/// instance. The observed distribution of the relative excess is printed (run with
+/// `--nocapture`) and recorded in the closing note of the core issue.
+#[test]
+fn smooth_is_within_one_percent_of_the_exact_optimum() {
+    let mut excess = Vec::new();
+    for (d, n, reps) in [(2usize, 1000usize, 20u64), (3, 1000, 20), (3, 3000, 10)] {
+        let mut bb = vec![0.0; d];
+        bb[0] = 1.0;
+        bb[1] = 0.5;
+        let mut v = vec![0.0; d];
+        v[0] = 2.0;
+        v[d - 1] = -1.5;
+        let dgp = Dgp::new(
+            Population::two_type(bb, v, 1.0).unwrap(),
+            Features::Isotropic { d },
+            Noise::Logistic { scale: 1.0 },
+        )
+        .unwrap();
+        for r in 0..reps {
+            let data = dgp.sample(
+                Design::Pooled { n },
+                &mut stream(7, &format!("smooth/d={d}/n={n}"), r),
+            );
+            let exact = Sign::exact().fit(&data).unwrap();
+            assert!(exact.certified());
+            let smooth = Sign::smooth().fit(&data).unwrap();
+            let rel = (smooth.objective - exact.objective) / exact.objective;
+            assert!(
+                rel >= -1e-12,
+                "smooth below the certified optimum: {} < {}",
+                smooth.objective,
+                exact.objective
+            );
+            assert!(
+                rel <= 0.01,
+                "d={d} n={n} rep {r}: smooth {} vs exact {}",
+                smooth.objective,
+                exact.objective
+            );
+            excess.push(rel);
+        }
+    }
+    excess.sort_by(f64::total_cmp);
+    let exact_hits = excess.iter().filter(|e| **e == 0.0).count();
+    println!(
+        "smooth vs exact, relative excess 0-1 loss over {} instances: median {:.4}%, 90th pct {:.4}%, max {:.4}%, equal to the optimum in {}",
+        excess.len(),
+        100.0 * excess[excess.len() / 2],
+        100.0 * excess[excess.len() * 9 / 10],
+        100.0 * excess[excess.len() - 1],
+        exact_hits
+    );
+}
