@@ -214,3 +214,102 @@ impl Comparisons {
         }
     }
 }
+
+/// Column standardisation of z: `(z_j − mean_j) / sd_j` for every non-constant column
+/// (sample sd, n − 1), constant columns left as they are.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Standardization {
+    pub mean: Vec<f64>,
+    pub sd: Vec<f64>,
+    /// True for columns whose values are all equal (left untouched).
+    pub constant: Vec<bool>,
+}
+
+impl Standardization {
+    /// Maps a direction `u` in standardised units back to coefficients on the original z:
+    /// `u'z_std = Σ_j (u_j/sd_j) z_j + [u_c − Σ_j u_j mean_j/(sd_j k)] z_c` where column c is a
+    /// constant column of value k ≠ 0 that absorbs the centring. `None` when centring moved
+    /// a column but no such constant column exists (the standardised model then has an
+    /// implicit intercept that raw coefficients cannot express).
+    pub fn to_original(&self, u: &[f64], first_row: &[f64]) -> Option<Vec<f64>> {
+        let d = u.len();
+        let mut b = vec![0.0; d];
+        let mut shift = 0.0;
+        for j in 0..d {
+            if !self.constant[j] {
+                b[j] = u[j] / self.sd[j];
+                shift += u[j] * self.mean[j] / self.sd[j];
+            } else {
+                b[j] = u[j];
+            }
+        }
+        if shift == 0.0 {
+            return Some(b);
+        }
+        let c = (0..d).find(|&j| self.constant[j] && first_row[j] != 0.0)?;
+        b[c] -= shift / first_row[c];
+        Some(b)
+    }
+}
+
+impl Comparisons {
+    /// The data set with standardised columns, and the transform used.
+    pub fn standardized(&self) -> (Comparisons, Standardization) {
+        let (n, d) = (self.n, self.d);
+        let mut mean = vec![0.0; d];
+        for i in 0..n {
+            for j in 0..d {
+                mean[j] += self.z[i * d + j];
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut var = vec![0.0; d];
+        for i in 0..n {
+            for j in 0..d {
+                var[j] += (self.z[i * d + j] - mean[j]).powi(2);
+            }
+        }
+        let constant: Vec<bool> = (0..d)
+            .map(|j| (0..n).all(|i| self.z[i * d + j] == self.z[j]))
+            .collect();
+        let sd: Vec<f64> = var
+            .iter()
+            .map(|v| (v / (n as f64 - 1.0).max(1.0)).sqrt())
+            .collect();
+        let mut out = self.clone();
+        for i in 0..n {
+            for j in 0..d {
+                if !constant[j] {
+                    out.z[i * d + j] = (self.z[i * d + j] - mean[j]) / sd[j];
+                }
+            }
+        }
+        (out, Standardization { mean, sd, constant })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::linalg::dot;
+
+    #[test]
+    fn standardization_round_trips_through_a_constant_column() {
+        // Columns: x1, x2, constant 1.
+        let z = vec![
+            1.0, 10.0, 1.0, 3.0, 14.0, 1.0, 2.0, 9.0, 1.0, 6.0, 11.0, 1.0,
+        ];
+        let data = Comparisons::new(3, z, vec![1.0, -1.0, 1.0, 1.0]).unwrap();
+        let (s, t) = data.standardized();
+        assert_eq!(t.constant, [false, false, true]);
+        let u = [0.3, -0.8, 0.5];
+        let b = t.to_original(&u, data.row(0)).unwrap();
+        for i in 0..4 {
+            assert!((dot(s.row(i), &u) - dot(data.row(i), &b)).abs() < 1e-12);
+        }
+        // Without a constant column, centring cannot be expressed in raw coefficients.
+        let d2 = Comparisons::new(1, vec![1.0, 2.0, 4.0], vec![1.0, 1.0, -1.0]).unwrap();
+        let (_, t2) = d2.standardized();
+        assert!(t2.to_original(&[1.0], d2.row(0)).is_none());
+    }
+}

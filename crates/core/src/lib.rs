@@ -18,4 +18,4 @@ pub mod linalg;
 pub mod metrics;
 pub mod seed;
 
-pub use data::{Comparisons, DataError};
+pub use data::{Comparisons, DataError, Standardization};

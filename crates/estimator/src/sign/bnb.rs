@@ -193,6 +193,81 @@ impl Search<'_> {
         })
     }
 
+    /// The exact minimum of the loss near v0 = the centre of a tiny box, as a lower bound for
+    /// the box: determined rows keep their sign near v0, and every undetermined row's
+    /// hyperplane passes through v0 (to the box width), so near v0 the loss is the fixed part
+    /// plus a `sign` problem in the tangent space v0^⊥ (d − 1 dimensions) on the projected
+    /// undetermined rows, solved by this same exact solver. The local optimum, stepped into
+    /// from v0, also updates the upper bound after a direct evaluation.
+    fn resolve_locally(&mut self, node: &Node, cfg: &ExactConfig) -> f64 {
+        let d = self.d;
+        let base = self.constant + node.fixed_wrong;
+        let v0 = normalized(
+            &(0..d)
+                .map(|m| 0.5 * (node.lo[m] + node.hi[m]))
+                .collect::<Vec<_>>(),
+        )
+        .expect("non-zero");
+        // Orthonormal basis of v0^⊥ by Gram–Schmidt on the coordinate axes.
+        let mut basis: Vec<Vec<f64>> = Vec::new();
+        for k in 0..d {
+            let mut e = vec![0.0; d];
+            e[k] = 1.0;
+            for b in basis.iter().chain(std::iter::once(&v0)) {
+                let c = dot(&e, b);
+                e.iter_mut().zip(b).for_each(|(ei, bi)| *ei -= c * bi);
+            }
+            if let Some(e) = normalized(&e) {
+                if basis.len() < d - 1 && dot(&e, &v0).abs() < 1e-9 {
+                    basis.push(e);
+                }
+            }
+        }
+        let k = basis.len();
+        let rows = &node.undetermined;
+        let mut z = Vec::with_capacity(rows.len() * k);
+        for &j in rows {
+            let xj = &self.x[j as usize * d..(j as usize + 1) * d];
+            z.extend(basis.iter().map(|b| dot(xj, b)));
+        }
+        let w: Vec<f64> = rows.iter().map(|&j| self.weight(j as usize)).collect();
+        let sub = Comparisons::new(k, z, vec![1.0; rows.len()]).and_then(|c| c.with_weights(w));
+        let Ok(sub) = sub else {
+            return base;
+        };
+        let sub_cfg = ExactConfig {
+            max_nodes: cfg.max_nodes / 4,
+            ..cfg.clone()
+        };
+        let Ok(fit) = (super::Sign {
+            solver: super::SignSolver::Exact(sub_cfg),
+        })
+        .fit(&sub) else {
+            return base;
+        };
+        let local_lb = base + fit.certificate.map_or(0.0, |c| c.lower_bound);
+        // Step from v0 toward the local optimum and keep the best confirmed point.
+        let t: Vec<f64> = (0..d)
+            .map(|m| {
+                basis
+                    .iter()
+                    .zip(&fit.direction)
+                    .map(|(b, c)| b[m] * c)
+                    .sum()
+            })
+            .collect();
+        let all: Vec<u32> = (0..(self.x.len() / d) as u32).collect();
+        for eps in [1e-12, 1e-11, 1e-10, 1e-9, 1e-8] {
+            let u: Vec<f64> = v0.iter().zip(&t).map(|(a, b)| a + eps * b).collect();
+            let l = self.constant + self.loss_on(&all, &u);
+            if l < self.ub {
+                self.ub = l;
+                self.best = u;
+            }
+        }
+        local_lb
+    }
+
     fn loss_on(&self, rows: &[u32], v: &[f64]) -> f64 {
         let mut l = 0.0;
         for &j in rows {
@@ -208,6 +283,56 @@ impl Search<'_> {
     }
 }
 
+/// Merges rows that define the same hyperplane: rows with equal unit direction add their
+/// weights; a pair of opposite directions with weights a ≥ b always has exactly one member
+/// wrong off the hyperplane (and both tied on it), so it becomes the constant b plus one row of
+/// weight a − b (`b + ½(a − b) = ½(a + b)` on the hyperplane: ties agree too). All-zero rows
+/// add ½ their weight to the constant. Returns (unit rows, weights, constant); the loss of any
+/// u equals constant + the reduced loss. Without this, a hyperplane carrying opposite rows
+/// would never have its wrong member counted by the box bound, and boxes along it would be
+/// split without end.
+fn reduce_rows(x: &[f64], w: Option<&[f64]>, d: usize) -> (Vec<f64>, Vec<f64>, f64) {
+    let mut constant = 0.0;
+    let mut index: std::collections::HashMap<Vec<u64>, usize> = std::collections::HashMap::new();
+    let mut dirs: Vec<Vec<f64>> = Vec::new();
+    let mut weights: Vec<(f64, f64)> = Vec::new(); // (same orientation as dirs[k], opposite)
+    for (j, row) in x.chunks_exact(d).enumerate() {
+        let wj = w.map_or(1.0, |w| w[j]);
+        let Some(mut u) = normalized(row) else {
+            constant += 0.5 * wj;
+            continue;
+        };
+        // Canonical orientation: first non-zero coordinate positive.
+        let flip = u.iter().find(|v| **v != 0.0).is_some_and(|v| *v < 0.0);
+        if flip {
+            u.iter_mut().for_each(|v| *v = -*v);
+        }
+        let key: Vec<u64> = u.iter().map(|v| (v + 0.0).to_bits()).collect();
+        let k = *index.entry(key).or_insert_with(|| {
+            dirs.push(u);
+            weights.push((0.0, 0.0));
+            dirs.len() - 1
+        });
+        if flip {
+            weights[k].1 += wj;
+        } else {
+            weights[k].0 += wj;
+        }
+    }
+    let mut xr = Vec::with_capacity(x.len());
+    let mut wr = Vec::new();
+    for (u, (a, b)) in dirs.iter().zip(weights) {
+        constant += a.min(b);
+        let r = (a - b).abs();
+        if r > 0.0 {
+            let s = if a >= b { 1.0 } else { -1.0 };
+            xr.extend(u.iter().map(|v| s * v));
+            wr.push(r);
+        }
+    }
+    (xr, wr, constant)
+}
+
 pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<Fit, FitError> {
     if !(cfg.time_limit_seconds > 0.0) {
         return Err(FitError::Config(
@@ -216,22 +341,14 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     }
     let start = Instant::now();
     let d = data.d();
-    let x = data.signed_rows();
-    let w = data.weights();
-    let mut constant = 0.0;
-    let mut active: Vec<u32> = Vec::new();
-    for j in 0..data.n() {
-        if x[j * d..(j + 1) * d].iter().all(|v| *v == 0.0) {
-            constant += 0.5 * data.weight(j);
-        } else {
-            active.push(j as u32);
-        }
-    }
+    let (x, wv, constant) = reduce_rows(&data.signed_rows(), data.weights(), d);
+    let w = Some(wv.as_slice());
+    let active: Vec<u32> = (0..wv.len() as u32).collect();
     let mut notes = Vec::new();
     // Warm start.
     let mut start_dir = vec![0.0; d];
     start_dir[0] = 1.0;
-    let mut ub = loss_signed(&x, w, d, &start_dir);
+    let mut ub = constant + loss_signed(&x, w, d, &start_dir);
     if cfg.warm_start && !active.is_empty() {
         let mut cands = Vec::new();
         if let Ok(f) = Bt::default().fit(data) {
@@ -245,6 +362,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         }
         for u in cands {
             let (p, l, _) = polish(&x, w, d, &u, 3);
+            let l = constant + l;
             if l < ub {
                 ub = l;
                 start_dir = p;
@@ -274,6 +392,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     }
     let mut nodes: u64 = 0;
     let mut unresolved = f64::INFINITY;
+    let mut resolved_locally = 0u64;
     let mut budget_hit = false;
     let memory_budget = cfg.max_memory_mib.saturating_mul(1 << 20);
     let mut open_bytes: u64 = heap.iter().map(Node::bytes).sum();
@@ -299,7 +418,13 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("d >= 2");
         if width < MIN_WIDTH {
-            unresolved = unresolved.min(node.lb);
+            // A box this small around v0 whose rows are still undetermined: those hyperplanes
+            // meet at v0 (to 1e-10). Solve the local problem exactly instead of splitting.
+            resolved_locally += 1;
+            let local_lb = s.resolve_locally(&node, cfg);
+            if local_lb < s.ub - s.prune_tol {
+                unresolved = unresolved.min(local_lb);
+            }
             continue;
         }
         let mid = 0.5 * (node.lo[m] + node.hi[m]);
@@ -340,8 +465,20 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             heap.len()
         ));
     }
+    if resolved_locally > 0 {
+        notes.push(format!(
+            "{resolved_locally} boxes of width < 1e-10 around points where several hyperplanes meet were solved as local problems in d - 1"
+        ));
+    }
     if unresolved.is_finite() {
-        notes.push("some boxes reached the minimum width (a hyperplane through a box corner): their bound is kept in the lower bound".into());
+        notes.push(format!("local problems left a lower bound of {unresolved}"));
+    }
+    if wv.len() < data.n() {
+        notes.push(format!(
+            "{} rows reduced to {} distinct hyperplanes",
+            data.n(),
+            wv.len()
+        ));
     }
     let u = normalized(&s.best).expect("box points are non-zero");
     Ok(exact_fit(

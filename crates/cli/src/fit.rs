@@ -1,0 +1,193 @@
+//! `signest fit`: one estimator on a user's CSV of comparisons.
+
+use crate::CliError;
+use signest_core::Standardization;
+use signest_core::metrics::loss01;
+use signest_estimator::{
+    AnyEstimator, Bt, Estimator, ExactConfig, Fit, Hinge, Sign, SignSolver, SmoothConfig,
+};
+use std::path::PathBuf;
+
+/// Settings of `signest fit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitArgs {
+    pub data: PathBuf,
+    /// `bt`, `sign` or `hinge`.
+    pub estimator: String,
+    /// `exact` or `smooth` (sign only); default exact.
+    pub solver: Option<String>,
+    /// Standardise non-constant columns before fitting.
+    pub standardize: bool,
+    /// Branch-and-bound node budget (sign exact, d >= 3).
+    pub max_nodes: Option<u64>,
+    /// Branch-and-bound time budget in seconds.
+    pub time_limit: Option<f64>,
+    /// Seed of the smooth solver's random starts.
+    pub seed: u64,
+}
+
+/// The result of `signest fit`, ready to print as text or JSON.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FitOutput {
+    pub direction: Vec<f64>,
+    pub features: Vec<String>,
+    /// Weighted training 0-1 loss as a fraction of the total weight (ties count ½).
+    pub loss01: f64,
+    /// Unweighted training 0-1 loss as a fraction of n.
+    pub loss01_unweighted: f64,
+    /// Rows with y·u'z > 0.
+    pub correct: usize,
+    pub n: usize,
+    pub d: usize,
+    pub estimator: String,
+    pub solver: String,
+    pub status: String,
+    pub certified: bool,
+    /// Exact solver: upper minus lower bound on the weighted 0-1 loss (a sum); else null.
+    pub gap: Option<f64>,
+    pub lower_bound: Option<f64>,
+    pub iterations: u64,
+    pub fit_seconds: f64,
+    pub notes: Vec<String>,
+    pub standardized: bool,
+    /// With `--standardize`: coefficients on the original (unstandardised) columns.
+    pub direction_original_units: Option<Vec<f64>>,
+    pub standardization: Option<Standardization>,
+}
+
+/// Builds the estimator named on the command line.
+pub fn estimator_from_args(args: &FitArgs) -> Result<AnyEstimator, CliError> {
+    let solver = args.solver.as_deref();
+    if args.estimator != "sign" && solver.is_some() {
+        return Err(CliError::input(format!(
+            "--solver applies to the sign estimator only (got --estimator {})",
+            args.estimator
+        )));
+    }
+    Ok(match args.estimator.as_str() {
+        "bt" => AnyEstimator::Bt(Bt::default()),
+        "hinge" => AnyEstimator::Hinge(Hinge::default()),
+        "sign" => match solver.unwrap_or("exact") {
+            "exact" => {
+                let mut cfg = ExactConfig::default();
+                if let Some(m) = args.max_nodes {
+                    cfg.max_nodes = m;
+                }
+                if let Some(t) = args.time_limit {
+                    if !(t > 0.0 && t.is_finite()) {
+                        return Err(CliError::input(format!(
+                            "--time-limit must be a positive number of seconds, got {t}"
+                        )));
+                    }
+                    cfg.time_limit_seconds = t;
+                }
+                AnyEstimator::Sign(Sign {
+                    solver: SignSolver::Exact(cfg),
+                })
+            }
+            "smooth" => AnyEstimator::Sign(Sign {
+                solver: SignSolver::Smooth(SmoothConfig {
+                    seed: args.seed,
+                    ..Default::default()
+                }),
+            }),
+            other => {
+                return Err(CliError::input(format!(
+                    "--solver: expected exact or smooth, got '{other}'"
+                )));
+            }
+        },
+        other => {
+            return Err(CliError::input(format!(
+                "--estimator: expected bt, sign or hinge, got '{other}'"
+            )));
+        }
+    })
+}
+
+/// Reads the data, fits, and evaluates the training loss.
+pub fn run(args: &FitArgs) -> Result<FitOutput, CliError> {
+    let est = estimator_from_args(args)?;
+    let csv =
+        signest_io::read_comparisons_csv(&args.data).map_err(|e| CliError::input(e.to_string()))?;
+    let raw = csv.data;
+    let (data, standardization) = if args.standardize {
+        let (s, t) = raw.standardized();
+        (s, Some(t))
+    } else {
+        (raw.clone(), None)
+    };
+    let fit: Fit = est
+        .fit(&data)
+        .map_err(|e| CliError::input(format!("{}: {e}", args.data.display())))?;
+    let l = loss01(&data, &fit.direction);
+    let direction_original_units = standardization
+        .as_ref()
+        .and_then(|t| t.to_original(&fit.direction, raw.row(0)));
+    Ok(FitOutput {
+        features: data.feature_names().to_vec(),
+        loss01: l.weighted_fraction(),
+        loss01_unweighted: l.unweighted_fraction(),
+        correct: l.correct,
+        n: data.n(),
+        d: data.d(),
+        estimator: fit.estimator.to_string(),
+        solver: fit.solver.to_string(),
+        status: fit.status.as_str().to_string(),
+        certified: fit.certified(),
+        gap: fit.certificate.map(|c| c.gap()),
+        lower_bound: fit.certificate.map(|c| c.lower_bound),
+        iterations: fit.iterations,
+        fit_seconds: fit.fit_seconds,
+        notes: fit.notes,
+        standardized: args.standardize,
+        direction_original_units,
+        standardization,
+        direction: fit.direction,
+    })
+}
+
+/// Human-readable report.
+pub fn render_text(o: &FitOutput) -> String {
+    let mut s = String::new();
+    s += &format!(
+        "signest fit: {} (solver {}), n = {}, d = {}\n",
+        o.estimator, o.solver, o.n, o.d
+    );
+    s += &match (o.certified, o.gap, o.lower_bound) {
+        (true, _, Some(lb)) => {
+            format!("status: certified optimum (weighted 0-1 loss {lb} = proven lower bound)\n")
+        }
+        (false, Some(g), Some(lb)) => {
+            format!("status: budget exhausted, gap {g} (proven lower bound {lb})\n")
+        }
+        _ => format!("status: {}\n", o.status),
+    };
+    s += &format!(
+        "direction (unit vector{}):\n",
+        if o.standardized {
+            ", standardised units"
+        } else {
+            ""
+        }
+    );
+    let width = o.features.iter().map(|f| f.len()).max().unwrap_or(0);
+    for (i, (f, v)) in o.features.iter().zip(&o.direction).enumerate() {
+        let orig = o
+            .direction_original_units
+            .as_ref()
+            .map_or(String::new(), |b| {
+                format!("   (original units: {:+.6e})", b[i])
+            });
+        s += &format!("  {f:<width$}  {v:+.6}{orig}\n");
+    }
+    s += &format!(
+        "training 0-1 loss: weighted {:.6}, unweighted {:.6}; correctly classified {} of {}\n",
+        o.loss01, o.loss01_unweighted, o.correct, o.n
+    );
+    s += &format!("iterations {}, fit {:.3} s\n", o.iterations, o.fit_seconds);
+    for note in &o.notes {
+        s += &format!("note: {note}\n");
+    }
+    s
+}
