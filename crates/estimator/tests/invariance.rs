@@ -52,6 +52,22 @@ proptest! {
         prop_assert_eq!(f.objective, loss(&data, &f.direction));
     }
 
+    /// Integer features in -2..=2: duplicate, opposite and concurrent hyperplanes everywhere.
+    /// The vertex enumeration is then only an upper bound (every value it computes is the loss
+    /// of a real direction), so the certified optimum must not exceed it.
+    #[test]
+    fn branch_and_bound_handles_degenerate_integer_data(z in prop::collection::vec(-2i32..=2, 30 * 3), y in prop::collection::vec(any::<bool>(), 30), n in 3usize..30) {
+        let data = Comparisons::new(3, z[..n * 3].iter().map(|v| *v as f64).collect(), y[..n].iter().map(|b| if *b { 1.0 } else { -1.0 }).collect()).unwrap();
+        let f = exact(&data);
+        prop_assert_eq!(f.objective, loss(&data, &f.direction));
+        prop_assert!(f.objective <= brute_force_3d(&data), "{} > {}", f.objective, brute_force_3d(&data));
+        prop_assert!(f.certified(), "{:?}", f.notes);
+        let grid = fibonacci_sphere(20_000);
+        for u in grid.chunks_exact(3) {
+            prop_assert!(f.objective <= loss(&data, u));
+        }
+    }
+
     #[test]
     fn branch_and_bound_without_warm_start_agrees(data in small_data(3, 3..20)) {
         let cold = Sign { solver: SignSolver::Exact(signest_estimator::ExactConfig { warm_start: false, ..Default::default() }) };

@@ -20,8 +20,21 @@
 //! open cell of the hyperplane arrangement, minima over box interiors suffice. When the queue
 //! empties, the best direction found is optimal: lower bound = upper bound. When the node or
 //! time budget runs out, the smallest lower bound still open is reported and the gap is the
-//! difference. Boxes narrower than 1e-10 (a hyperplane through a box corner to rounding
-//! precision) are not split further; their bound stays in the reported lower bound.
+//! difference.
+//!
+//! **Rows that share a hyperplane** (duplicates, or the same comparison answered both ways)
+//! are merged first ([`reduce_rows`]); otherwise a box along that hyperplane could never count
+//! the member that is always wrong.
+//!
+//! **Points where many hyperplanes meet** (common with discrete features: every comparison with
+//! the same value of a discrete attribute passes through one point) defeat box bounds: boxes
+//! around such a point keep all its rows undetermined at every size. A box narrower than 1e-10
+//! is therefore not split but *resolved locally*: the meeting point v0 of its undetermined rows
+//! is found (null space of their normalised Gram matrix, nearest the box, within 1e-8), the rows
+//! through v0 (|x'v0|/|x| ≤ 2e-8) form a `sign` problem in the tangent space v0^⊥ (d − 1
+//! dimensions) solved exactly by this same solver, and every other row keeps its sign at v0.
+//! Results are cached by the set of rows through v0. The certificate is therefore exact up to
+//! that 2e-8 tolerance on "passes through v0".
 
 use super::{exact_fit, loss_signed, polish};
 use crate::{Bt, Estimator, Fit, FitError};
@@ -102,6 +115,8 @@ struct Search<'a> {
     ub: f64,
     best: Vec<f64>,
     prune_tol: f64,
+    /// Local problems already solved, by their set of rows (their meeting point is the same).
+    local_cache: std::collections::HashMap<Vec<u32>, f64>,
 }
 
 enum Class {
@@ -193,21 +208,74 @@ impl Search<'_> {
         })
     }
 
-    /// The exact minimum of the loss near v0 = the centre of a tiny box, as a lower bound for
-    /// the box: determined rows keep their sign near v0, and every undetermined row's
-    /// hyperplane passes through v0 (to the box width), so near v0 the loss is the fixed part
+    /// The exact minimum of the loss near the point v0 where the undetermined rows of a tiny
+    /// box meet, as a lower bound for the box: determined rows keep their sign near v0, and
+    /// every undetermined row's hyperplane passes through v0, so near v0 the loss is the fixed part
     /// plus a `sign` problem in the tangent space v0^⊥ (d − 1 dimensions) on the projected
     /// undetermined rows, solved by this same exact solver. The local optimum, stepped into
     /// from v0, also updates the upper bound after a direct evaluation.
     fn resolve_locally(&mut self, node: &Node, cfg: &ExactConfig) -> f64 {
         let d = self.d;
-        let base = self.constant + node.fixed_wrong;
-        let v0 = normalized(
-            &(0..d)
-                .map(|m| 0.5 * (node.lo[m] + node.hi[m]))
-                .collect::<Vec<_>>(),
-        )
-        .expect("non-zero");
+        let plain = self.constant + node.fixed_wrong;
+        let centre: Vec<f64> = (0..d).map(|m| 0.5 * (node.lo[m] + node.hi[m])).collect();
+        // The meeting point: the unit v minimising Σ (x_j'v)²/|x_j|² over the undetermined rows
+        // (smallest eigenvector of their normalised Gram matrix), oriented like the box. If the
+        // rows do not meet (smallest eigenvalue not ~0), there is no local problem to solve:
+        // the node keeps its plain lower bound.
+        let rows = &node.undetermined;
+        let mut g = nalgebra::DMatrix::<f64>::zeros(d, d);
+        for &j in rows.iter() {
+            let xj = &self.x[j as usize * d..(j as usize + 1) * d];
+            let xx = dot(xj, xj);
+            for a in 0..d {
+                for b in 0..d {
+                    g[(a, b)] += xj[a] * xj[b] / xx;
+                }
+            }
+        }
+        let eig = nalgebra::SymmetricEigen::new(g);
+        // Project the centre on the null space (eigenvalues ~0): the meeting point nearest the
+        // box. It must lie at the box (to 1e-8), or the rows do not meet there.
+        let tol = 1e-12 * rows.len() as f64;
+        let cn = normalized(&centre).expect("box centres are non-zero");
+        let mut v0 = vec![0.0; d];
+        for (k, l) in eig.eigenvalues.iter().enumerate() {
+            if *l <= tol {
+                let e = eig.eigenvectors.column(k);
+                let c: f64 = (0..d).map(|m| e[m] * cn[m]).sum();
+                (0..d).for_each(|m| v0[m] += c * e[m]);
+            }
+        }
+        let Some(v0) = normalized(&v0) else {
+            return plain;
+        };
+        let dist: f64 = v0
+            .iter()
+            .zip(&cn)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if dist > 1e-8 {
+            return plain;
+        }
+        // Every row through v0 (to 2e-8, relative) is free near v0; every other row keeps its
+        // sign at v0 on a neighbourhood of v0 that contains the box (which lies within 1e-8).
+        let n_rows = self.x.len() / d;
+        let mut local: Vec<u32> = Vec::new();
+        let mut base = self.constant;
+        for j in 0..n_rows {
+            let xj = &self.x[j * d..(j + 1) * d];
+            let r = dot(xj, &v0) / dot(xj, xj).sqrt();
+            if r.abs() <= 2e-8 {
+                local.push(j as u32);
+            } else if r < 0.0 {
+                base += self.weight(j);
+            }
+        }
+        let rows = &local;
+        if let Some(extra) = self.local_cache.get(rows) {
+            return (base + extra).max(plain);
+        }
         // Orthonormal basis of v0^⊥ by Gram–Schmidt on the coordinate axes.
         let mut basis: Vec<Vec<f64>> = Vec::new();
         for k in 0..d {
@@ -224,7 +292,6 @@ impl Search<'_> {
             }
         }
         let k = basis.len();
-        let rows = &node.undetermined;
         let mut z = Vec::with_capacity(rows.len() * k);
         for &j in rows {
             let xj = &self.x[j as usize * d..(j as usize + 1) * d];
@@ -245,7 +312,9 @@ impl Search<'_> {
         .fit(&sub) else {
             return base;
         };
-        let local_lb = base + fit.certificate.map_or(0.0, |c| c.lower_bound);
+        let extra = fit.certificate.map_or(0.0, |c| c.lower_bound);
+        self.local_cache.insert(rows.clone(), extra);
+        let local_lb = (base + extra).max(plain);
         // Step from v0 toward the local optimum and keep the best confirmed point.
         let t: Vec<f64> = (0..d)
             .map(|m| {
@@ -257,7 +326,7 @@ impl Search<'_> {
             })
             .collect();
         let all: Vec<u32> = (0..(self.x.len() / d) as u32).collect();
-        for eps in [1e-12, 1e-11, 1e-10, 1e-9, 1e-8] {
+        for eps in [1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6] {
             let u: Vec<f64> = v0.iter().zip(&t).map(|(a, b)| a + eps * b).collect();
             let l = self.constant + self.loss_on(&all, &u);
             if l < self.ub {
@@ -377,6 +446,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         ub,
         best: start_dir,
         prune_tol: 1e-9 * data.total_weight().max(1.0),
+        local_cache: std::collections::HashMap::new(),
     };
     let mut heap = BinaryHeap::new();
     for axis in 0..d {

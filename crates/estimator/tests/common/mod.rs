@@ -138,3 +138,16 @@ pub fn noisy_linear_data(
 pub fn angle_deg(a: &[f64], b: &[f64]) -> f64 {
     signest_core::metrics::angular_error_deg(a, b)
 }
+
+/// m points spread evenly on the unit sphere in R^3 (Fibonacci lattice), row-major.
+pub fn fibonacci_sphere(m: usize) -> Vec<f64> {
+    let golden = std::f64::consts::PI * (3.0 - 5f64.sqrt());
+    (0..m)
+        .flat_map(|k| {
+            let z = 1.0 - 2.0 * (k as f64 + 0.5) / m as f64;
+            let r = (1.0 - z * z).sqrt();
+            let t = golden * k as f64;
+            [r * t.cos(), r * t.sin(), z]
+        })
+        .collect()
+}
