@@ -1,1 +1,28 @@
-//! Shared helpers for the benches.
+//! # signest-benches
+//!
+//! Criterion benchmarks of the estimators (`cargo bench -p signest-benches`). This library
+//! only builds the benchmark data sets, with the seeding contract, so that every bench and
+//! every run sees the same data.
+
+use signest_core::Comparisons;
+use signest_core::seed::stream;
+use signest_sim::{Design, Dgp, Features, Noise, Population};
+
+/// Gaussian heterogeneity around beta_bar = (1, 0.5, 0, ..., 0), isotropic z, logistic noise.
+pub fn bench_data(n: usize, d: usize) -> Comparisons {
+    let mut bb = vec![0.0; d];
+    bb[0] = 1.0;
+    if d > 1 {
+        bb[1] = 0.5;
+    }
+    let dgp = Dgp::new(
+        Population::isotropic_gaussian(bb, 1.0),
+        Features::Isotropic { d },
+        Noise::Logistic { scale: 1.0 },
+    )
+    .expect("valid DGP");
+    dgp.sample(
+        Design::Pooled { n },
+        &mut stream(2026, &format!("bench/n={n}/d={d}"), 0),
+    )
+}

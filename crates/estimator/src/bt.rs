@@ -1,5 +1,6 @@
 //! `bt`: Bradley–Terry / logistic MLE without intercept (the RLHF reward-model loss).
 
+use crate::numeric::{sigmoid, softplus};
 use crate::par::{add_into, map_reduce};
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
 use nalgebra::{DMatrix, DVector};
@@ -46,26 +47,6 @@ struct Eval {
     hess: Vec<f64>,
     /// Rows with margin ≤ 0 (including all-zero rows, whose margin is always 0).
     nonpositive: usize,
-}
-
-/// log(1 + e^t), stable for all t.
-#[inline]
-fn softplus(t: f64) -> f64 {
-    if t > 0.0 {
-        t + (-t).exp().ln_1p()
-    } else {
-        t.exp().ln_1p()
-    }
-}
-
-#[inline]
-fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
-    }
 }
 
 fn evaluate(
@@ -360,15 +341,8 @@ impl Estimator for Bt {
     }
 }
 
-/// The `bt` objective's gradient at θ (for tests and diagnostics).
-pub fn bt_gradient(data: &Comparisons, theta: &[f64], ridge: f64) -> Vec<f64> {
-    evaluate(
-        &data.signed_rows(),
-        data.weights(),
-        data.d(),
-        theta,
-        ridge,
-        false,
-    )
-    .grad
+/// The `bt` objective's gradient at θ, from signed rows `x_i = y_i z_i` (row-major n×d, see
+/// [`Comparisons::signed_rows`]): one pass over the data. For tests, diagnostics and benches.
+pub fn bt_gradient(x: &[f64], w: Option<&[f64]>, d: usize, theta: &[f64], ridge: f64) -> Vec<f64> {
+    evaluate(x, w, d, theta, ridge, false).grad
 }

@@ -19,6 +19,7 @@
 
 mod bt;
 mod hinge;
+mod numeric;
 pub mod par;
 pub mod sign;
 

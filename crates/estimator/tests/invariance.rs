@@ -142,10 +142,10 @@ proptest! {
         let w2 = d2.clone().with_weights((0..n).map(|i| k[i] as f64).collect()).unwrap();
         prop_assert_eq!(exact(&w2).objective, exact(&d2.select(&rows)).objective);
         // bt: the weighted and repeated log-likelihoods are the same function.
-        if let (Ok(a), Ok(b)) = (Bt::default().fit(&weighted), Bt::default().fit(&repeated)) {
-            if a.status == signest_estimator::Status::Converged {
-                prop_assert!(angle_deg(&a.direction, &b.direction) < 1e-6);
-            }
+        if let (Ok(a), Ok(b)) = (Bt::default().fit(&weighted), Bt::default().fit(&repeated))
+            && a.status == signest_estimator::Status::Converged
+        {
+            prop_assert!(angle_deg(&a.direction, &b.direction) < 1e-6);
         }
     }
 }

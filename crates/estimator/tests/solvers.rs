@@ -41,8 +41,9 @@ proptest! {
         let f = Bt::default().fit(&data).unwrap();
         prop_assume!(f.status == Status::Converged);
         let theta = f.coefficients.clone().unwrap();
-        let g = bt_gradient(&data, &theta, 0.0);
-        let g0 = bt_gradient(&data, &vec![0.0; 3], 0.0);
+        let x = data.signed_rows();
+        let g = bt_gradient(&x, None, 3, &theta, 0.0);
+        let g0 = bt_gradient(&x, None, 3, &[0.0; 3], 0.0);
         prop_assert!(dot(&g, &g).sqrt() <= 1e-9 * dot(&g0, &g0).sqrt(), "gradient {:?}", g);
         let reference = gradient_descent_bt(&data, 20_000);
         // Agreement in angle to 0.01°: gradient descent run this long reaches the optimum of

@@ -107,20 +107,28 @@ impl Population {
                 err(format!("population: {name} has a non-finite entry"))
             }
         };
-        match self {
-            Population::TwoType { beta_bar, v, delta } => {
-                finite("beta_bar", beta_bar)?;
-                finite("v", v)?;
-                if v.len() != d {
-                    return err(format!(
-                        "population: v has length {}, beta_bar has d = {d}",
-                        v.len()
-                    ));
-                }
-                if !(delta.is_finite() && *delta >= 0.0) {
-                    return err(format!("population: delta must be >= 0, got {delta}"));
-                }
+        let nonneg = |name: &str, x: f64| -> Result<(), SimError> {
+            if x.is_finite() && x >= 0.0 {
+                Ok(())
+            } else {
+                err(format!("population: {name} must be >= 0, got {x}"))
             }
+        };
+        // beta_bar ± scale·v shapes (two_type, skewed).
+        let shift = |beta_bar: &[f64], v: &[f64], name: &str, scale: f64| {
+            finite("beta_bar", beta_bar)?;
+            finite("v", v)?;
+            if v.len() != d {
+                return err(format!(
+                    "population: v has length {}, beta_bar has d = {d}",
+                    v.len()
+                ));
+            }
+            nonneg(name, scale)
+        };
+        match self {
+            Population::TwoType { beta_bar, v, delta } => shift(beta_bar, v, "delta", *delta)?,
+            Population::Skewed { beta_bar, v, tau } => shift(beta_bar, v, "tau", *tau)?,
             Population::Mixture { means, weights } => {
                 if means.len() != weights.len() || means.is_empty() {
                     return err(format!(
@@ -160,28 +168,11 @@ impl Population {
                         d * d
                     ));
                 }
-                if !(tau.is_finite() && *tau >= 0.0) {
-                    return err(format!("population: tau must be >= 0, got {tau}"));
-                }
+                nonneg("tau", *tau)?;
             }
             Population::Scale { b, sigma } => {
                 finite("b", b)?;
-                if !(sigma.is_finite() && *sigma >= 0.0) {
-                    return err(format!("population: sigma must be >= 0, got {sigma}"));
-                }
-            }
-            Population::Skewed { beta_bar, v, tau } => {
-                finite("beta_bar", beta_bar)?;
-                finite("v", v)?;
-                if v.len() != d {
-                    return err(format!(
-                        "population: v has length {}, beta_bar has d = {d}",
-                        v.len()
-                    ));
-                }
-                if !(tau.is_finite() && *tau >= 0.0) {
-                    return err(format!("population: tau must be >= 0, got {tau}"));
-                }
+                nonneg("sigma", *sigma)?;
             }
         }
         Ok(())

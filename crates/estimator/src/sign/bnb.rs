@@ -285,10 +285,11 @@ impl Search<'_> {
                 let c = dot(&e, b);
                 e.iter_mut().zip(b).for_each(|(ei, bi)| *ei -= c * bi);
             }
-            if let Some(e) = normalized(&e) {
-                if basis.len() < d - 1 && dot(&e, &v0).abs() < 1e-9 {
-                    basis.push(e);
-                }
+            if let Some(e) = normalized(&e)
+                && basis.len() < d - 1
+                && dot(&e, &v0).abs() < 1e-9
+            {
+                basis.push(e);
             }
         }
         let k = basis.len();
@@ -403,7 +404,7 @@ fn reduce_rows(x: &[f64], w: Option<&[f64]>, d: usize) -> (Vec<f64>, Vec<f64>, f
 }
 
 pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<Fit, FitError> {
-    if !(cfg.time_limit_seconds > 0.0) {
+    if cfg.time_limit_seconds.is_nan() || cfg.time_limit_seconds <= 0.0 {
         return Err(FitError::Config(
             "exact: time_limit_seconds must be > 0".into(),
         ));
@@ -475,7 +476,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         nodes += 1;
         if nodes > cfg.max_nodes
             || open_bytes > memory_budget
-            || (nodes % 256 == 0 && start.elapsed().as_secs_f64() > cfg.time_limit_seconds)
+            || (nodes.is_multiple_of(256) && start.elapsed().as_secs_f64() > cfg.time_limit_seconds)
         {
             budget_hit = true;
             heap.push(node);

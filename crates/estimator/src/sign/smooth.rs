@@ -15,6 +15,7 @@
 //! Guarantee: heuristic. The reported objective is the achieved 0-1 loss (direct evaluation).
 
 use super::{loss_signed, polish};
+use crate::numeric::sigmoid;
 use crate::par::{add_into, map_reduce};
 use crate::{Bt, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
@@ -63,16 +64,6 @@ impl Default for SmoothConfig {
             polish_rounds: 10,
             polish_rounds_large: 1,
         }
-    }
-}
-
-#[inline]
-fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
     }
 }
 
@@ -227,7 +218,9 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
     // (deterministic for any thread count).
     let small = step == 1;
     let n_fixed = starts.len() - cfg.random_starts as usize;
-    let annealed: Vec<(Vec<f64>, u64, f64, Vec<f64>, u64)> = starts
+    // (direction, gradient steps, full 0-1 loss, bandwidth schedule, polish sweeps)
+    type Annealed = (Vec<f64>, u64, f64, Vec<f64>, u64);
+    let annealed: Vec<Annealed> = starts
         .par_iter()
         .enumerate()
         .map(|(k, s0)| {

@@ -1,0 +1,25 @@
+# Recipes call the same cargo commands as the README; nothing needs `just` to work.
+
+default: test
+
+# The test suite (release: the Monte Carlo checks are heavy).
+test:
+    cargo test --workspace --release
+
+# The main job (for now: the SPEC reference case with every estimator).
+run:
+    cargo run --release -- demo
+
+# signest fit on the shipped real data (Horowitz work-trip, exact maximum score).
+fit estimator="sign":
+    cargo run --release -- fit --data data/horowitz-worktrip/horowitz.csv --estimator {{estimator}} --standardize
+
+# Criterion benchmarks.
+bench:
+    cargo bench -p signest-benches
+
+# Formatting, lints and tests: what CI checks.
+check:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --release --all-targets -- -D warnings
+    cargo test --workspace --release
