@@ -36,10 +36,10 @@
 //! Results are cached by the set of rows through v0. The certificate is therefore exact up to
 //! that 2e-8 tolerance on "passes through v0".
 
-use super::{exact_fit, loss_signed, polish};
+use super::{exact_fit, polish};
 use crate::{Bt, Estimator, Fit, FitError};
 use signest_core::Comparisons;
-use signest_core::linalg::{dot, normalized};
+use signest_core::linalg::{dot, norm, normalized};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
@@ -179,18 +179,20 @@ impl Search<'_> {
         }
         // Upper bound at the centre.
         let extra = self.loss_on(&undetermined, &c);
-        if lb + extra < self.ub {
-            self.ub = lb + extra;
+        if let Some(e) = extra
+            && lb + e < self.ub
+        {
+            self.ub = lb + e;
             self.best = c.clone();
         }
-        if extra == 0.0 {
+        if extra == Some(0.0) {
             return None; // solved: the centre attains the lower bound
         }
         if undetermined.len() <= CORNER_TRIES {
             for &j in &undetermined {
                 let xj = &self.x[j as usize * d..(j as usize + 1) * d];
                 let corner: Vec<f64> = (0..d).map(|m| c[m] + r[m] * xj[m].signum()).collect();
-                if self.loss_on(&undetermined, &corner) == 0.0 {
+                if self.loss_on(&undetermined, &corner) == Some(0.0) {
                     self.ub = lb;
                     self.best = corner;
                     return None;
@@ -285,9 +287,10 @@ impl Search<'_> {
                 let c = dot(&e, b);
                 e.iter_mut().zip(b).for_each(|(ei, bi)| *ei -= c * bi);
             }
-            if let Some(e) = normalized(&e)
+            // A residual this small is rounding noise of a vector in the span already.
+            if norm(&e) > 1e-6
                 && basis.len() < d - 1
-                && dot(&e, &v0).abs() < 1e-9
+                && let Some(e) = normalized(&e)
             {
                 basis.push(e);
             }
@@ -329,8 +332,9 @@ impl Search<'_> {
         let all: Vec<u32> = (0..(self.x.len() / d) as u32).collect();
         for eps in [1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6] {
             let u: Vec<f64> = v0.iter().zip(&t).map(|(a, b)| a + eps * b).collect();
-            let l = self.constant + self.loss_on(&all, &u);
-            if l < self.ub {
+            if let Some(l) = self.loss_on(&all, &u).map(|l| self.constant + l)
+                && l < self.ub
+            {
                 self.ub = l;
                 self.best = u;
             }
@@ -338,18 +342,24 @@ impl Search<'_> {
         local_lb
     }
 
-    fn loss_on(&self, rows: &[u32], v: &[f64]) -> f64 {
+    /// The loss of `rows` at v, or `None` when some row is within rounding of a tie
+    /// (|x'v| ≤ 1e-12 |x||v|; rows are unit vectors): such a point sits on a hyperplane, where
+    /// normalising v could flip a sign, so it is never used as an upper bound. (The minimum is
+    /// attained inside an open cell, so nothing is lost.)
+    fn loss_on(&self, rows: &[u32], v: &[f64]) -> Option<f64> {
+        let tie = 1e-12 * dot(v, v).sqrt();
         let mut l = 0.0;
         for &j in rows {
             let j = j as usize;
             let m = dot(&self.x[j * self.d..(j + 1) * self.d], v);
+            if m.abs() <= tie {
+                return None;
+            }
             if m < 0.0 {
                 l += self.weight(j);
-            } else if m == 0.0 {
-                l += 0.5 * self.weight(j);
             }
         }
-        l
+        Some(l)
     }
 }
 
@@ -415,40 +425,43 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     let w = Some(wv.as_slice());
     let active: Vec<u32> = (0..wv.len() as u32).collect();
     let mut notes = Vec::new();
-    // Warm start.
-    let mut start_dir = vec![0.0; d];
-    start_dir[0] = 1.0;
-    let mut ub = constant + loss_signed(&x, w, d, &start_dir);
-    if cfg.warm_start && !active.is_empty() {
-        let mut cands = Vec::new();
-        if let Ok(f) = Bt::default().fit(data) {
-            cands.push(f.direction);
-        }
-        let mean: Vec<f64> = (0..d)
-            .map(|m| x.chunks_exact(d).map(|r| r[m]).sum())
-            .collect();
-        if let Some(u) = normalized(&mean) {
-            cands.push(u);
-        }
-        for u in cands {
-            let (p, l, _) = polish(&x, w, d, &u, 3);
-            let l = constant + l;
-            if l < ub {
-                ub = l;
-                start_dir = p;
-            }
-        }
-    }
     let mut s = Search {
         x: &x,
         w,
         d,
         constant,
-        ub,
-        best: start_dir,
+        // Above any loss: replaced by the first candidate free of ties.
+        ub: constant + wv.iter().sum::<f64>() + 1.0,
+        best: (0..d).map(|m| if m == 0 { 1.0 } else { 0.0 }).collect(),
         prune_tol: 1e-9 * data.total_weight().max(1.0),
         local_cache: std::collections::HashMap::new(),
     };
+    // Warm start: e_1, and the `bt` direction and mean signed row polished by great-circle
+    // sweeps; each counts only if it is free of ties (see `Search::loss_on`).
+    let mut cands = vec![s.best.clone()];
+    if cfg.warm_start && !active.is_empty() {
+        let mut starts = Vec::new();
+        if let Ok(f) = Bt::default().fit(data) {
+            starts.push(f.direction);
+        }
+        let mean: Vec<f64> = (0..d)
+            .map(|m| x.chunks_exact(d).map(|r| r[m]).sum())
+            .collect();
+        if let Some(u) = normalized(&mean) {
+            starts.push(u);
+        }
+        for u in starts {
+            cands.push(polish(&x, w, d, &u, 3).0);
+        }
+    }
+    for u in cands {
+        if let Some(l) = s.loss_on(&active, &u).map(|l| constant + l)
+            && l < s.ub
+        {
+            s.ub = l;
+            s.best = u;
+        }
+    }
     let mut heap = BinaryHeap::new();
     for axis in 0..d {
         for sgn in [1.0, -1.0] {

@@ -8,8 +8,9 @@
 //! changing row counts ½, the mean of its two sides, so the minimum is attained on an open arc.
 //! Sorting the critical angles and walking once around the circle finds it in O(n log n).
 //!
-//! Exact up to the floating-point resolution of the critical angles (about 1e-15 rad): callers
-//! re-evaluate the loss at the returned direction directly.
+//! Exact up to the floating-point resolution of the critical angles: arcs narrower than
+//! [`MIN_ARC`] (1e-12 rad) are treated as rounding artefacts of coinciding angles and are not
+//! candidates. Callers re-evaluate the loss at the returned direction directly.
 
 use crate::par::CHUNK;
 use rayon::prelude::*;
@@ -46,6 +47,10 @@ fn radix_sort_by_angle(events: &mut Vec<(f64, f64)>) {
     }
     *events = src;
 }
+
+/// Arcs narrower than this (radians) are rounding artefacts of critical angles that coincide
+/// exactly (rows on one line, such as a row and its opposite) and are never candidates.
+pub const MIN_ARC: f64 = 1e-12;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SweepResult {
@@ -141,7 +146,7 @@ pub fn circle_sweep(a: &[f64], b: &[f64], w: Option<&[f64]>) -> SweepResult {
         let mid = wrap(events[k].0 + 0.5 * g);
         let wider = g > best.arc_width * (1.0 + 1e-9)
             || (g >= best.arc_width * (1.0 - 1e-9) && mid < best.angle);
-        if g > 0.0 && (loss < best.loss - tol || (loss <= best.loss + tol && wider)) {
+        if g > MIN_ARC && (loss < best.loss - tol || (loss <= best.loss + tol && wider)) {
             best = SweepResult {
                 angle: wrap(events[k].0 + 0.5 * g),
                 arc_width: g,
