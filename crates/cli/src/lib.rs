@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod fit;
+pub mod sweep;
 
 use std::fmt;
 

@@ -52,6 +52,42 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Run a Monte Carlo sweep described by an experiment file (see docs/experiments.md).
+    Run {
+        /// The experiment file (TOML).
+        experiment: PathBuf,
+        /// Output directory (default results/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run only shard K of N (K/N); combine shards with `signest merge`.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Finish an interrupted run in --out.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Merge the output directories of the shards of one experiment.
+    Merge {
+        /// Shard output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the merged results.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Recompute one replication of one cell alone and print its runs.csv rows.
+    Replay {
+        experiment: PathBuf,
+        /// The cell key, as in the `cell` column of runs.csv (e.g. n=1000/d=2/heterogeneity=1).
+        #[arg(long)]
+        cell: String,
+        /// The replication number.
+        #[arg(long)]
+        rep: u64,
+    },
     /// The SPEC reference case (d = 2, two types, logistic noise): mean angular error of every
     /// estimator over a few replications.
     Demo {
@@ -114,6 +150,33 @@ fn run(cmd: Command) -> Result<(), CliError> {
             } else {
                 print!("{}", signest::fit::render_text(&out));
             }
+        }
+        Command::Run {
+            experiment,
+            out,
+            threads,
+            shard,
+            resume,
+        } => {
+            signest::sweep::run(&experiment, out, threads, shard.as_deref(), resume)?;
+        }
+        Command::Merge { dirs, out } => {
+            let n = signest_sweep::merge::merge(&dirs, &out).map_err(|e| CliError {
+                code: e.code,
+                message: e.message,
+            })?;
+            println!(
+                "merged {} shard directories ({n} rows) into {}",
+                dirs.len(),
+                out.display()
+            );
+        }
+        Command::Replay {
+            experiment,
+            cell,
+            rep,
+        } => {
+            print!("{}", signest::sweep::replay(&experiment, &cell, rep)?);
         }
         Command::Demo { n, reps, seed } => {
             println!(

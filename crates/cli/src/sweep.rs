@@ -1,0 +1,93 @@
+//! `signest run`, `signest replay`: thin wrappers over `signest-sweep`.
+
+use crate::CliError;
+use signest_sweep::{Experiment, RunError, RunOptions, Shard};
+use std::path::{Path, PathBuf};
+
+fn cli(e: RunError) -> CliError {
+    CliError {
+        code: e.code,
+        message: e.message,
+    }
+}
+
+fn load(path: &Path) -> Result<Experiment, CliError> {
+    Experiment::from_file(path).map_err(|e| CliError::input(e.to_string()))
+}
+
+/// Runs an experiment and prints where the results are and a short summary table.
+pub fn run(
+    path: &Path,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+    shard: Option<&str>,
+    resume: bool,
+) -> Result<(), CliError> {
+    let exp = load(path)?;
+    let shard = shard.map(Shard::parse).transpose().map_err(cli)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    let opts = RunOptions {
+        out,
+        threads,
+        shard,
+        resume,
+        progress: true,
+    };
+    let s = signest_sweep::run(&exp, &opts).map_err(cli)?;
+    println!(
+        "{}: {} work units ({} resumed) in {:.1} s; fits took {:.1} s of CPU time",
+        exp.name, s.units_done, s.units_resumed, s.wall_seconds, s.fit_seconds
+    );
+    let summary = std::fs::read_to_string(s.out.join("summary.csv")).unwrap_or_default();
+    let mut rdr = csv::Reader::from_reader(summary.as_bytes());
+    println!(
+        "{:<44} {:<14} {:>26}",
+        "cell", "estimator", "mean angular error (deg)"
+    );
+    for r in rdr.deserialize::<signest_sweep::SummaryRow>().flatten() {
+        println!(
+            "{:<44} {:<14} {:>14.3} ± {:.3} (MCSE)",
+            r.cell, r.estimator, r.mean_angular_error_deg, r.mcse_angular_error_deg
+        );
+    }
+    println!(
+        "results: {}/runs.csv, summary.csv, manifest.json",
+        s.out.display()
+    );
+    Ok(())
+}
+
+/// The CSV text (header and rows) of one replayed unit, as in runs.csv.
+pub fn replay(path: &Path, cell: &str, rep: u64) -> Result<String, CliError> {
+    let exp = load(path)?;
+    let c = exp.cell(cell).ok_or_else(|| {
+        CliError::input(format!(
+            "no cell '{cell}' in {}; cells are: {}",
+            path.display(),
+            exp.cells
+                .iter()
+                .map(|c| c.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    if rep >= exp.replications {
+        return Err(CliError::input(format!(
+            "--rep {rep}: the experiment has replications 0..{}",
+            exp.replications
+        )));
+    }
+    let rows = signest_sweep::run_unit(&exp, c, rep).map_err(cli)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in &rows {
+        w.serialize(r).map_err(|e| CliError {
+            code: 1,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(String::from_utf8(w.into_inner().map_err(|e| CliError {
+        code: 1,
+        message: e.to_string(),
+    })?)
+    .expect("utf8"))
+}

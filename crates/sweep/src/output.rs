@@ -1,0 +1,276 @@
+//! Result files: `runs.csv` (tidy, one row per cell × replication × estimator),
+//! `summary.csv` (per cell × estimator, with MCSEs) and `manifest.json`.
+
+use crate::config::{Cell, EstimatorEntry, Experiment};
+use crate::run::{RunError, Shard, write_atomic};
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// One row of `runs.csv`. Timings are in the `*_seconds` columns only, so that comparing two
+/// runs means dropping those columns; every other column is reproducible to the bit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    pub cell: String,
+    pub n: usize,
+    pub d: usize,
+    pub heterogeneity: f64,
+    pub type_weight: Option<f64>,
+    pub replication: u64,
+    pub estimator: String,
+    pub solver: String,
+    pub angular_error_deg: Option<f64>,
+    pub disagreement: Option<f64>,
+    pub disagreement_mcse: Option<f64>,
+    pub loss01: Option<f64>,
+    pub certified: bool,
+    pub status: String,
+    pub error: String,
+    pub fit_seconds: f64,
+}
+
+impl Row {
+    pub(crate) fn new(cell: &Cell, rep: u64, e: &EstimatorEntry) -> Row {
+        Row {
+            cell: cell.key.clone(),
+            n: cell.n,
+            d: cell.d,
+            heterogeneity: cell.heterogeneity,
+            type_weight: cell.type_weight,
+            replication: rep,
+            estimator: e.label.clone(),
+            solver: e.solver.clone(),
+            angular_error_deg: None,
+            disagreement: None,
+            disagreement_mcse: None,
+            loss01: None,
+            certified: false,
+            status: String::new(),
+            error: String::new(),
+            fit_seconds: 0.0,
+        }
+    }
+}
+
+/// One row of `summary.csv`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SummaryRow {
+    pub cell: String,
+    pub n: usize,
+    pub d: usize,
+    pub heterogeneity: f64,
+    pub type_weight: Option<f64>,
+    pub estimator: String,
+    pub solver: String,
+    /// Replications with a successful fit.
+    pub n_reps: usize,
+    pub mean_angular_error_deg: f64,
+    /// Monte Carlo standard error of the mean: sd / sqrt(n_reps).
+    pub mcse_angular_error_deg: f64,
+    pub median_angular_error_deg: f64,
+    pub q10_angular_error_deg: f64,
+    pub q90_angular_error_deg: f64,
+    pub mean_disagreement: f64,
+    pub mcse_disagreement: f64,
+    pub mean_loss01: f64,
+    pub certified_fraction: f64,
+    pub failures: usize,
+    pub mean_fit_seconds: f64,
+}
+
+/// Quantile with linear interpolation between order statistics (R's type 7).
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let h = (sorted.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+fn mean_mcse(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    if x.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = x.iter().sum::<f64>() / n;
+    if x.len() < 2 {
+        return (m, f64::NAN);
+    }
+    let v = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, (v / n).sqrt())
+}
+
+/// Summaries per (cell, estimator), in the order rows first appear.
+pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut groups: std::collections::HashMap<(String, String), Vec<&Row>> =
+        std::collections::HashMap::new();
+    for r in rows {
+        let k = (r.cell.clone(), r.estimator.clone());
+        if !groups.contains_key(&k) {
+            keys.push(k.clone());
+        }
+        groups.entry(k).or_default().push(r);
+    }
+    keys.into_iter()
+        .map(|k| {
+            let g = &groups[&k];
+            let ok: Vec<&&Row> = g.iter().filter(|r| r.angular_error_deg.is_some()).collect();
+            let mut err: Vec<f64> = ok.iter().map(|r| r.angular_error_deg.unwrap()).collect();
+            let (m, se) = mean_mcse(&err);
+            err.sort_by(f64::total_cmp);
+            let dis: Vec<f64> = ok.iter().filter_map(|r| r.disagreement).collect();
+            let (dm, dse) = mean_mcse(&dis);
+            let loss: Vec<f64> = ok.iter().filter_map(|r| r.loss01).collect();
+            let first = g[0];
+            SummaryRow {
+                cell: first.cell.clone(),
+                n: first.n,
+                d: first.d,
+                heterogeneity: first.heterogeneity,
+                type_weight: first.type_weight,
+                estimator: first.estimator.clone(),
+                solver: first.solver.clone(),
+                n_reps: ok.len(),
+                mean_angular_error_deg: m,
+                mcse_angular_error_deg: se,
+                median_angular_error_deg: quantile(&err, 0.5),
+                q10_angular_error_deg: quantile(&err, 0.1),
+                q90_angular_error_deg: quantile(&err, 0.9),
+                mean_disagreement: dm,
+                mcse_disagreement: dse,
+                mean_loss01: mean_mcse(&loss).0,
+                certified_fraction: ok.iter().filter(|r| r.certified).count() as f64
+                    / ok.len().max(1) as f64,
+                failures: g.len() - ok.len(),
+                mean_fit_seconds: g.iter().map(|r| r.fit_seconds).sum::<f64>() / g.len() as f64,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn csv_bytes<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, RunError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).map_err(|e| RunError {
+            code: 1,
+            message: format!("csv: {e}"),
+        })?;
+    }
+    w.into_inner().map_err(|e| RunError {
+        code: 1,
+        message: format!("csv: {e}"),
+    })
+}
+
+/// Reads a `runs.csv`.
+pub fn read_runs(path: &Path) -> Result<Vec<Row>, RunError> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| RunError {
+        code: 2,
+        message: format!("{}: {e}", path.display()),
+    })?;
+    r.deserialize()
+        .collect::<Result<Vec<Row>, _>>()
+        .map_err(|e| RunError {
+            code: 2,
+            message: format!("{}: {e}", path.display()),
+        })
+}
+
+/// Facts about a run recorded in the manifest.
+pub(crate) struct RunMeta {
+    pub threads: usize,
+    pub shard: Option<Shard>,
+    pub started: SystemTime,
+    pub plan_seconds: f64,
+    pub run_seconds: f64,
+    pub units_total: u64,
+    pub units_this_run: u64,
+    pub units_resumed: u64,
+    pub fit_seconds: f64,
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn git_commit() -> serde_json::Value {
+    let out = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match out(&["rev-parse", "HEAD"]) {
+        Some(c) => {
+            serde_json::json!({ "commit": c, "dirty": out(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()) })
+        }
+        None => serde_json::Value::Null,
+    }
+}
+
+fn memory_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = s
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+pub(crate) fn manifest(
+    exp: &Experiment,
+    meta: &RunMeta,
+    write_seconds: f64,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let wall = meta.plan_seconds + meta.run_seconds + write_seconds;
+    serde_json::json!({
+        "signest_version": env!("CARGO_PKG_VERSION"),
+        "complete": true,
+        "experiment": { "name": exp.name, "description": exp.description, "hash_fnv1a64": exp.hash, "text": exp.text },
+        "master_seed": exp.seed,
+        "replications": exp.replications,
+        "cells": exp.cells.len(),
+        "git": git_commit(),
+        "threads": meta.threads,
+        "shard": meta.shard,
+        "units_total": meta.units_total,
+        "units_this_run": meta.units_this_run,
+        "units_resumed": meta.units_resumed,
+        "started_unix": unix(meta.started),
+        "finished_unix": unix(SystemTime::now()),
+        "host": { "cores": std::thread::available_parallelism().map_or(0, |c| c.get()), "memory_bytes": memory_bytes() },
+        "stages_seconds": { "plan": meta.plan_seconds, "run": meta.run_seconds, "write": write_seconds, "total": wall },
+        "fit_seconds_total": meta.fit_seconds,
+        "extra": extra,
+    })
+}
+
+pub(crate) fn write_outputs(
+    exp: &Experiment,
+    dir: &Path,
+    rows: &[Row],
+    meta: &RunMeta,
+    t_write: Instant,
+) -> Result<(), RunError> {
+    write_atomic(&dir.join("runs.csv"), &csv_bytes(rows)?)?;
+    write_atomic(&dir.join("summary.csv"), &csv_bytes(&summarise(rows))?)?;
+    let m = manifest(
+        exp,
+        meta,
+        t_write.elapsed().as_secs_f64(),
+        serde_json::Value::Null,
+    );
+    write_atomic(
+        &dir.join("manifest.json"),
+        serde_json::to_string_pretty(&m).expect("json").as_bytes(),
+    )
+}

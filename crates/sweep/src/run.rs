@@ -1,0 +1,521 @@
+//! The sweep engine: work units, parallel execution, durable progress, resume, shards.
+
+use crate::config::{Cell, Experiment};
+use crate::output::{Row, write_outputs};
+use rayon::prelude::*;
+use signest_core::metrics::{angular_error_deg, disagreement_isotropic, disagreement_on, loss01};
+use signest_core::seed::stream;
+use signest_estimator::Estimator;
+use signest_sim::Design;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A run that could not start or finish; `code` is the exit code it deserves
+/// (2: the user's input or directory, 1: a run-time failure).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for RunError {}
+
+fn input(message: impl Into<String>) -> RunError {
+    RunError {
+        code: 2,
+        message: message.into(),
+    }
+}
+fn failure(message: impl Into<String>) -> RunError {
+    RunError {
+        code: 1,
+        message: message.into(),
+    }
+}
+
+/// `--shard K/N`: this run does the work units whose index i has i mod N = K − 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 <= K <= N.
+    pub fn parse(s: &str) -> Result<Shard, RunError> {
+        let bad = || input(format!("--shard: expected K/N with 1 <= K <= N, got '{s}'"));
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if k < 1 || k > n {
+            return Err(bad());
+        }
+        Ok(Shard { k, n })
+    }
+    pub fn owns(&self, unit: u64) -> bool {
+        unit % self.n == self.k - 1
+    }
+}
+
+/// Options of `signest run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub threads: Option<usize>,
+    pub shard: Option<Shard>,
+    pub resume: bool,
+    /// Report progress on stderr (a bar on a terminal, periodic lines otherwise).
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub out: PathBuf,
+    pub units_done: u64,
+    pub units_resumed: u64,
+    pub wall_seconds: f64,
+    pub fit_seconds: f64,
+}
+
+/// Per-cell fixed inputs: the DGP, u*, and the disagreement test set when the features are
+/// not rotationally symmetric.
+pub(crate) struct CellPlan {
+    dgp: signest_sim::Dgp,
+    u_star: Vec<f64>,
+    test_set: Option<Vec<f64>>,
+}
+
+pub(crate) fn plan_cell(exp: &Experiment, cell: &Cell) -> Result<CellPlan, RunError> {
+    let dgp = exp.dgp_for(cell).map_err(|e| input(e.to_string()))?;
+    let u_star = dgp.u_star().ok_or_else(|| {
+        input(format!(
+            "cell {}: beta_bar = 0, there is no direction to estimate",
+            cell.key
+        ))
+    })?;
+    let test_set = (!dgp.features.is_rotationally_symmetric()).then(|| {
+        let mut rng = stream(exp.seed, &format!("{}/test", cell.key), 0);
+        dgp.features.test_set(exp.test_size, &mut rng)
+    });
+    Ok(CellPlan {
+        dgp,
+        u_star,
+        test_set,
+    })
+}
+
+/// Runs one work unit (cell, replication): one data set, every estimator (common random
+/// numbers), one row per estimator. This is all `replay` needs.
+pub fn run_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Vec<Row>, RunError> {
+    let plan = plan_cell(exp, cell)?;
+    Ok(unit_rows(exp, cell, rep, &plan))
+}
+
+pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
+    let mut rng = stream(exp.seed, &cell.key, rep);
+    let data = plan.dgp.sample(Design::Pooled { n: cell.n }, &mut rng);
+    exp.estimators
+        .iter()
+        .map(|e| {
+            let mut row = Row::new(cell, rep, e);
+            match e.estimator.fit(&data) {
+                Ok(fit) => {
+                    row.angular_error_deg = Some(angular_error_deg(&fit.direction, &plan.u_star));
+                    let (dis, mcse) = match &plan.test_set {
+                        None => (disagreement_isotropic(&fit.direction, &plan.u_star), 0.0),
+                        Some(t) => {
+                            let est = disagreement_on(t, cell.d, &fit.direction, &plan.u_star);
+                            (est.mean, est.mcse)
+                        }
+                    };
+                    row.disagreement = Some(dis);
+                    row.disagreement_mcse = Some(mcse);
+                    row.loss01 = Some(loss01(&data, &fit.direction).weighted_fraction());
+                    row.certified = fit.certified();
+                    row.status = fit.status.as_str().to_string();
+                    row.fit_seconds = fit.fit_seconds;
+                }
+                Err(err) => {
+                    row.status = "error".into();
+                    row.error = err.to_string();
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// The directory's record of which run it holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct State {
+    experiment_hash: String,
+    shard: Option<Shard>,
+}
+
+/// Holds `DIR/.lock` for the life of a run.
+struct Lock(PathBuf);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn take_lock(dir: &Path, resume: bool) -> Result<Lock, RunError> {
+    let path = dir.join(".lock");
+    for _ in 0..2 {
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{}", std::process::id());
+                return Ok(Lock(path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let pid: Option<u32> = fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok());
+                match pid {
+                    Some(p) if pid_alive(p) => {
+                        return Err(input(format!(
+                            "{} is in use by another signest run (pid {p}, lock {})",
+                            dir.display(),
+                            path.display()
+                        )));
+                    }
+                    _ if resume => {
+                        let _ = fs::remove_file(&path); // stale: its process is gone
+                    }
+                    _ => {
+                        return Err(input(format!(
+                            "{} has a stale lock from an interrupted run: rerun with --resume to finish it",
+                            dir.display()
+                        )));
+                    }
+                }
+            }
+            Err(e) => return Err(input(format!("cannot create {}: {e}", path.display()))),
+        }
+    }
+    Err(input(format!("cannot take the lock {}", path.display())))
+}
+
+/// Reads completed units from `progress.jsonl`; a torn last line (an interrupted write) is
+/// dropped and the file truncated to its last complete line.
+fn read_progress(path: &Path) -> Result<BTreeMap<u64, Vec<Row>>, RunError> {
+    let mut done = BTreeMap::new();
+    let Ok(f) = File::open(path) else {
+        return Ok(done);
+    };
+    let mut good_len = 0u64;
+    let mut reader = BufReader::new(f);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let k = reader
+            .read_line(&mut line)
+            .map_err(|e| failure(format!("{}: {e}", path.display())))?;
+        if k == 0 || !line.ends_with('\n') {
+            break;
+        }
+        match serde_json::from_str::<UnitRecord>(line.trim_end()) {
+            Ok(u) => {
+                done.insert(u.unit, u.rows);
+                good_len += k as u64;
+            }
+            Err(_) => break,
+        }
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| failure(format!("{}: {e}", path.display())))?;
+    f.set_len(good_len)
+        .map_err(|e| failure(format!("{}: {e}", path.display())))?;
+    Ok(done)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct UnitRecord {
+    unit: u64,
+    rows: Vec<Row>,
+}
+
+/// Runs (or resumes) an experiment into `opts.out`.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    let started = std::time::SystemTime::now();
+    let t0 = Instant::now();
+    let dir = &opts.out;
+    fs::create_dir_all(dir).map_err(|e| input(format!("cannot create {}: {e}", dir.display())))?;
+    if dir.join("manifest.json").exists() {
+        return Err(input(format!(
+            "{} holds a finished run (manifest.json): choose another --out or delete it",
+            dir.display()
+        )));
+    }
+    let _lock = take_lock(dir, opts.resume)?;
+    let state = State {
+        experiment_hash: exp.hash.clone(),
+        shard: opts.shard,
+    };
+    let state_path = dir.join("state.json");
+    let progress_path = dir.join("progress.jsonl");
+    if state_path.exists() || progress_path.exists() {
+        if !opts.resume {
+            return Err(input(format!(
+                "{} holds partial results of an interrupted run: add --resume to finish it, or choose another --out",
+                dir.display()
+            )));
+        }
+        let old: State = fs::read_to_string(&state_path)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .ok_or_else(|| {
+                input(format!(
+                    "{}: unreadable state.json; cannot resume",
+                    dir.display()
+                ))
+            })?;
+        if old != state {
+            return Err(input(format!(
+                "{}: --resume needs the same experiment file and shard as the interrupted run (it had hash {} and shard {:?})",
+                dir.display(),
+                old.experiment_hash,
+                old.shard
+            )));
+        }
+    } else {
+        write_atomic(
+            &state_path,
+            serde_json::to_string_pretty(&state)
+                .expect("state")
+                .as_bytes(),
+        )?;
+        write_atomic(&dir.join("experiment.toml"), exp.text.as_bytes())?;
+    }
+    let mut done = read_progress(&progress_path)?;
+    let units_resumed = done.len() as u64;
+    let r = exp.replications;
+    let mine: Vec<u64> = (0..exp.units())
+        .filter(|u| opts.shard.is_none_or(|s| s.owns(*u)))
+        .collect();
+    let todo: Vec<u64> = mine
+        .iter()
+        .copied()
+        .filter(|u| !done.contains_key(u))
+        .collect();
+    // Plans (DGPs, test sets) once per cell, in parallel.
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(t) = opts.threads {
+            if t == 0 {
+                return Err(input("--threads must be at least 1"));
+            }
+            b = b.num_threads(t);
+        }
+        b.build()
+            .map_err(|e| failure(format!("thread pool: {e}")))?
+    };
+    let threads = pool.current_num_threads();
+    let plans: Vec<CellPlan> = pool.install(|| {
+        exp.cells
+            .par_iter()
+            .map(|c| plan_cell(exp, c))
+            .collect::<Result<_, _>>()
+    })?;
+    let plan_seconds = t0.elapsed().as_secs_f64();
+    let writer = Mutex::new(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&progress_path)
+            .map_err(|e| failure(format!("{}: {e}", progress_path.display())))?,
+    );
+    let failures = AtomicU64::new(
+        done.values()
+            .flatten()
+            .filter(|r| r.status == "error")
+            .count() as u64,
+    );
+    let stop = AtomicBool::new(false);
+    let completed = AtomicU64::new(0);
+    let io_error: Mutex<Option<String>> = Mutex::new(None);
+    let progress = Progress::new(opts.progress, &exp.name, todo.len() as u64);
+    let t_run = Instant::now();
+    let fresh: Vec<(u64, Vec<Row>)> = pool.install(|| {
+        todo.par_iter()
+            .filter_map(|&u| {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let cell = &exp.cells[(u / r) as usize];
+                let rows = unit_rows(exp, cell, u % r, &plans[cell.index]);
+                let nfail = rows.iter().filter(|x| x.status == "error").count() as u64;
+                if nfail > 0
+                    && failures.fetch_add(nfail, Ordering::SeqCst) + nfail > exp.max_failures
+                {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                let line = serde_json::to_string(&UnitRecord {
+                    unit: u,
+                    rows: rows.clone(),
+                })
+                .expect("rows serialise");
+                {
+                    let mut w = writer.lock().expect("writer");
+                    if let Err(e) = w
+                        .write_all(format!("{line}\n").as_bytes())
+                        .and_then(|_| w.sync_data())
+                    {
+                        *io_error.lock().expect("io") = Some(e.to_string());
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                }
+                progress.tick(completed.fetch_add(1, Ordering::SeqCst) + 1);
+                Some((u, rows))
+            })
+            .collect()
+    });
+    progress.finish();
+    let run_seconds = t_run.elapsed().as_secs_f64();
+    if let Some(e) = io_error.lock().expect("io").take() {
+        return Err(failure(format!(
+            "{}: write failed: {e}",
+            progress_path.display()
+        )));
+    }
+    let total_failures = failures.load(Ordering::SeqCst);
+    if total_failures > exp.max_failures {
+        return Err(failure(format!(
+            "{total_failures} fits failed, more than max_failures = {}: run stopped; completed units are kept in {} (see the error column; --resume continues)",
+            exp.max_failures,
+            progress_path.display()
+        )));
+    }
+    for (u, rows) in fresh {
+        done.insert(u, rows);
+    }
+    let t_write = Instant::now();
+    let rows: Vec<Row> = mine
+        .iter()
+        .flat_map(|u| done.remove(u).expect("every unit of this shard is done"))
+        .collect();
+    let fit_seconds: f64 = rows.iter().map(|r| r.fit_seconds).sum();
+    let meta = crate::output::RunMeta {
+        threads,
+        shard: opts.shard,
+        started,
+        plan_seconds,
+        run_seconds,
+        units_total: exp.units(),
+        units_this_run: mine.len() as u64,
+        units_resumed,
+        fit_seconds,
+    };
+    write_outputs(exp, dir, &rows, &meta, t_write)?;
+    let _ = fs::remove_file(&progress_path);
+    let _ = fs::remove_file(&state_path);
+    Ok(RunSummary {
+        out: dir.clone(),
+        units_done: mine.len() as u64,
+        units_resumed,
+        wall_seconds: t0.elapsed().as_secs_f64(),
+        fit_seconds,
+    })
+}
+
+/// Writes a file so that it is either complete or absent: temp file, fsync, rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = File::create(&tmp).map_err(|e| failure(format!("{}: {e}", tmp.display())))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| failure(format!("{}: {e}", tmp.display())))?;
+    fs::rename(&tmp, path).map_err(|e| failure(format!("{}: {e}", path.display())))
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5 s otherwise.
+struct Progress {
+    on: bool,
+    tty: bool,
+    name: String,
+    total: u64,
+    start: Instant,
+    last: Mutex<Instant>,
+}
+
+impl Progress {
+    fn new(on: bool, name: &str, total: u64) -> Progress {
+        Progress {
+            on,
+            tty: std::io::stderr().is_terminal(),
+            name: name.to_string(),
+            total,
+            start: Instant::now(),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn tick(&self, done: u64) {
+        if !self.on {
+            return;
+        }
+        let mut last = self.last.lock().expect("progress");
+        let every = if self.tty { 0.2 } else { 5.0 };
+        if last.elapsed().as_secs_f64() < every && done < self.total {
+            return;
+        }
+        *last = Instant::now();
+        let el = self.start.elapsed().as_secs_f64();
+        let eta = if done > 0 {
+            el / done as f64 * (self.total - done) as f64
+        } else {
+            f64::NAN
+        };
+        let frac = done as f64 / self.total.max(1) as f64;
+        if self.tty {
+            let w = 30;
+            let filled = (frac * w as f64).round() as usize;
+            eprint!(
+                "\r{} [{}{}] {done}/{} units, {:.0} s elapsed, ETA {:.0} s   ",
+                self.name,
+                "#".repeat(filled),
+                "-".repeat(w - filled),
+                self.total,
+                el,
+                eta
+            );
+        } else {
+            eprintln!(
+                "{}: {done}/{} units ({:.0}%), {:.0} s elapsed, ETA {:.0} s",
+                self.name,
+                self.total,
+                100.0 * frac,
+                el,
+                eta
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.on && self.tty {
+            eprintln!();
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Sweep engine: reproducibility across threads, shards and replay; directory safety; and
+//! validation messages that name file, line and key.
+
+use signest_sweep::merge::merge;
+use signest_sweep::{Experiment, RunOptions, Shard, run, run_unit};
+use std::path::{Path, PathBuf};
+
+const SMALL: &str = r#"
+name = "small"
+seed = 7
+replications = 6
+
+[dgp]
+population = "two_type"
+beta_bar = [1.0, 0.5, 0.0]
+v = [2.0, -0.5, 1.0]
+features = "laplace"
+noise = "logistic"
+
+[grid]
+n = [200, 1000]
+heterogeneity = [0.0, 1.0]
+
+[test]
+size = 2000
+
+[[estimator]]
+name = "bt"
+
+[[estimator]]
+name = "sign"
+solver = "exact"
+
+[[estimator]]
+name = "hinge"
+"#;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("signest-sweep-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn opts(out: &Path) -> RunOptions {
+    RunOptions {
+        out: out.to_path_buf(),
+        threads: Some(2),
+        shard: None,
+        resume: false,
+        progress: false,
+    }
+}
+
+/// The CSV text with every `*_seconds` column removed (the one rule for comparing runs).
+fn without_seconds(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let keep: Vec<bool> = header.iter().map(|h| !h.ends_with("_seconds")).collect();
+    let mut out = String::new();
+    for line in std::iter::once(header.join(",").as_str()).chain(lines) {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let rec = rdr.records().next().unwrap().unwrap();
+        let kept: Vec<&str> = rec
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(f, _)| f)
+            .collect();
+        out += &kept.join(",");
+        out += "\n";
+    }
+    out
+}
+
+#[test]
+fn one_and_two_threads_give_identical_results() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let (a, b) = (tmp("t1"), tmp("t2"));
+    run(
+        &exp,
+        &RunOptions {
+            threads: Some(1),
+            ..opts(&a)
+        },
+    )
+    .unwrap();
+    run(
+        &exp,
+        &RunOptions {
+            threads: Some(2),
+            ..opts(&b)
+        },
+    )
+    .unwrap();
+    for f in ["runs.csv", "summary.csv"] {
+        let (x, y) = (without_seconds(&a.join(f)), without_seconds(&b.join(f)));
+        assert_eq!(x, y, "{f} differs between 1 and 2 threads");
+    }
+    // The comparison is not vacuous: 2 cells × 2 heterogeneity × 6 reps × 3 estimators.
+    assert_eq!(
+        std::fs::read_to_string(a.join("runs.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1 + 4 * 6 * 3
+    );
+}
+
+#[test]
+fn shards_merge_into_the_single_run_and_replay_matches() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let full = tmp("full");
+    run(&exp, &opts(&full)).unwrap();
+    let shards: Vec<PathBuf> = (1..=3).map(|k| tmp(&format!("shard{k}"))).collect();
+    for (k, d) in shards.iter().enumerate() {
+        run(
+            &exp,
+            &RunOptions {
+                shard: Some(Shard {
+                    k: k as u64 + 1,
+                    n: 3,
+                }),
+                ..opts(d)
+            },
+        )
+        .unwrap();
+    }
+    let merged = tmp("merged");
+    merge(&shards, &merged).unwrap();
+    for f in ["runs.csv", "summary.csv"] {
+        assert_eq!(
+            without_seconds(&full.join(f)),
+            without_seconds(&merged.join(f)),
+            "{f}"
+        );
+    }
+    // A missing shard is refused.
+    let e = merge(&shards[..2], &tmp("merged2")).unwrap_err();
+    assert!(e.message.contains("shard 3/3 is missing"), "{e}");
+    // Replay: recompute one unit alone; its rows equal those in runs.csv.
+    let rows = signest_sweep::output::read_runs(&full.join("runs.csv")).unwrap();
+    let cell = exp.cell("n=1000/d=3/heterogeneity=1").unwrap();
+    let replayed = run_unit(&exp, cell, 4).unwrap();
+    let stored: Vec<_> = rows
+        .iter()
+        .filter(|r| r.cell == cell.key && r.replication == 4)
+        .cloned()
+        .collect();
+    assert_eq!(stored.len(), 3);
+    for (a, b) in replayed.iter().zip(&stored) {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        a.fit_seconds = 0.0;
+        b.fit_seconds = 0.0;
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn directories_are_never_silently_overwritten() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let d = tmp("guard");
+    run(&exp, &opts(&d)).unwrap();
+    let e = run(&exp, &opts(&d)).unwrap_err();
+    assert_eq!(e.code, 2);
+    assert!(e.message.contains("holds a finished run"), "{e}");
+    // A directory in use (lock held by a live process: this one) is refused.
+    let busy = tmp("busy");
+    std::fs::create_dir_all(&busy).unwrap();
+    std::fs::write(busy.join(".lock"), format!("{}\n", std::process::id())).unwrap();
+    let e = run(
+        &exp,
+        &RunOptions {
+            resume: true,
+            ..opts(&busy)
+        },
+    )
+    .unwrap_err();
+    assert!(e.message.contains("in use by another signest run"), "{e}");
+    // Partial results without --resume are refused.
+    let partial = tmp("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("progress.jsonl"), "").unwrap();
+    let e = run(&exp, &opts(&partial)).unwrap_err();
+    assert!(e.message.contains("--resume"), "{e}");
+}
+
+fn config_error(text: &str) -> String {
+    Experiment::parse(text, "exp.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn invalid_files_name_file_line_and_key() {
+    let cases: [(&str, &str, &str); 8] = [
+        (
+            "seed = 7",
+            "seed = 7\ncolour = 3",
+            "exp.toml:4: colour: unknown field `colour`",
+        ),
+        ("replications = 6", "replications = \"six\"", "exp.toml:4: "),
+        (
+            "n = [200, 1000]",
+            "n = [1, 1000]",
+            "exp.toml:14: grid.n: every n must be at least 2, got 1",
+        ),
+        (
+            "replications = 6",
+            "replications = 0",
+            "exp.toml:4: replications: must be at least 1, got 0",
+        ),
+        (
+            "heterogeneity = [0.0, 1.0]",
+            "heterogeneity = [0.0, -1.0]",
+            "exp.toml:15: grid.heterogeneity: heterogeneity (a spread) must be >= 0, got -1",
+        ),
+        (
+            "v = [2.0, -0.5, 1.0]",
+            "v = [2.0, -0.5]",
+            "exp.toml:9: dgp.v: has length 2 but d = 3 (set pad = true to pad with zeros)",
+        ),
+        (
+            "name = \"sign\"\nsolver = \"exact\"",
+            "name = \"sign\"\nsolver = \"fast\"",
+            "exp.toml:25: estimator.solver: expected exact or smooth, got 'fast'",
+        ),
+        (
+            "population = \"two_type\"",
+            "population = \"two-type\"",
+            "exp.toml:7: dgp.population: expected two_type",
+        ),
+    ];
+    for (from, to, expect) in cases {
+        assert!(SMALL.contains(from), "{from}");
+        let e = config_error(&SMALL.replacen(from, to, 1));
+        assert!(e.starts_with(expect), "expected {expect:?}, got {e:?}");
+    }
+    let mixture = r#"
+name = "m"
+seed = 1
+replications = 2
+[dgp]
+population = "mixture"
+means = [[1.0, 0.0], [0.0, 1.0]]
+weights = [0.3, 0.6]
+[grid]
+n = [100]
+[[estimator]]
+name = "bt"
+"#;
+    let e = config_error(mixture);
+    assert!(
+        e.starts_with(
+            "exp.toml:8: dgp.weights: weights must be >= 0 and sum to 1, they sum to 0.89"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn log_spaced_n_and_the_cell_grid() {
+    let text = SMALL.replacen(
+        "n = [200, 1000]",
+        "n = { from = 100, to = 1000000, points = 5 }",
+        1,
+    );
+    let exp = Experiment::parse(&text, "x.toml").unwrap();
+    let ns: Vec<usize> = exp
+        .cells
+        .iter()
+        .filter(|c| c.heterogeneity == 0.0)
+        .map(|c| c.n)
+        .collect();
+    assert_eq!(ns, [100, 1000, 10000, 100000, 1000000]);
+    assert_eq!(exp.cells.len(), 10);
+    assert_eq!(exp.units(), 60);
+}
