@@ -6,8 +6,16 @@ default: test
 test:
     cargo test --workspace --release
 
-# The main job (for now: the SPEC reference case with every estimator).
+# The main job: the quickstart sweep (results/quickstart/).
 run:
+    cargo run --release -- run experiments/quickstart.toml
+
+# Any experiment file, e.g. `just sweep experiments/paper/heterogeneity.toml`.
+sweep file:
+    cargo run --release -- run {{file}}
+
+# The reference case without writing files.
+demo:
     cargo run --release -- demo
 
 # signest fit on the shipped real data (Horowitz work-trip, exact maximum score).

@@ -276,3 +276,20 @@ fn log_spaced_n_and_the_cell_grid() {
     assert_eq!(exp.cells.len(), 10);
     assert_eq!(exp.units(), 60);
 }
+
+/// Every shipped experiment file is valid (they are checked in CI before anyone runs them).
+#[test]
+fn shipped_experiment_files_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut files = vec![root.join("quickstart.toml")];
+    for e in std::fs::read_dir(root.join("paper")).unwrap() {
+        files.push(e.unwrap().path());
+    }
+    let mut checked = 0;
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
+        let exp = Experiment::from_file(f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(exp.units() > 0);
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} experiment files found");
+}
