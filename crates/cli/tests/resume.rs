@@ -166,3 +166,63 @@ fn kill_9_then_resume_equals_an_uninterrupted_run() {
         serde_json::from_str(&std::fs::read_to_string(cut.join("manifest.json")).unwrap()).unwrap();
     assert!(m["units_resumed"].as_u64().unwrap() >= 6);
 }
+
+#[test]
+fn replay_prints_the_rows_of_runs_csv() {
+    let dir = tmp("replay");
+    std::fs::create_dir_all(&dir).unwrap();
+    let exp = dir.join("small.toml");
+    std::fs::write(
+        &exp,
+        EXP.replace("replications = 24", "replications = 3")
+            .replace("n = [3000, 30000]", "n = [500, 1500]"),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let ok = signest()
+        .args(["run", exp.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let runs = without_seconds(&out.join("runs.csv"));
+    let rep = signest()
+        .args([
+            "replay",
+            exp.to_str().unwrap(),
+            "--cell",
+            "n=1500/d=3/heterogeneity=1",
+            "--rep",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        rep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
+    let replay_file = dir.join("replay.csv");
+    std::fs::write(&replay_file, &rep.stdout).unwrap();
+    let replayed = without_seconds(&replay_file);
+    assert_eq!(replayed.len(), 3);
+    for line in &replayed {
+        assert!(runs.contains(line), "replayed row not in runs.csv: {line}");
+    }
+    let bad = signest()
+        .args([
+            "replay",
+            exp.to_str().unwrap(),
+            "--cell",
+            "n=7",
+            "--rep",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no cell 'n=7'"));
+}

@@ -286,10 +286,60 @@ fn shipped_experiment_files_are_valid() {
         files.push(e.unwrap().path());
     }
     let mut checked = 0;
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "toml")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "toml"))
+    {
         let exp = Experiment::from_file(f).unwrap_or_else(|e| panic!("{e}"));
         assert!(exp.units() > 0);
         checked += 1;
     }
     assert!(checked >= 7, "only {checked} experiment files found");
+}
+
+#[test]
+fn failed_fits_are_recorded_and_max_failures_stops_the_run() {
+    // hinge with c = -1 fails at fit time (an invalid setting reported by the estimator).
+    let text = SMALL.replacen(
+        "[[estimator]]\nname = \"hinge\"",
+        "[[estimator]]\nname = \"hinge\"\nc = -1.0",
+        1,
+    );
+    let lenient = text.replacen(
+        "replications = 6",
+        "replications = 6\nmax_failures = 1000",
+        1,
+    );
+    let exp = Experiment::parse(&lenient, "x.toml").unwrap();
+    let d = tmp("failures");
+    run(&exp, &opts(&d)).unwrap();
+    let rows = signest_sweep::output::read_runs(&d.join("runs.csv")).unwrap();
+    let hinge: Vec<_> = rows.iter().filter(|r| r.estimator == "hinge").collect();
+    assert_eq!(hinge.len(), 24);
+    assert!(hinge.iter().all(|r| r.status == "error"
+        && r.error.contains("hinge: c > 0")
+        && r.angular_error_deg.is_none()));
+    assert!(
+        rows.iter()
+            .filter(|r| r.estimator == "bt")
+            .all(|r| r.status == "converged")
+    );
+    let mut rdr = csv::Reader::from_path(d.join("summary.csv")).unwrap();
+    let summary: Vec<signest_sweep::SummaryRow> = rdr.deserialize().map(|r| r.unwrap()).collect();
+    for s in summary.iter().filter(|s| s.estimator == "hinge") {
+        assert_eq!((s.n_reps, s.failures), (0, 6));
+    }
+    assert!(
+        summary
+            .iter()
+            .filter(|s| s.estimator == "bt")
+            .all(|s| s.n_reps == 6 && s.failures == 0)
+    );
+
+    let strict = Experiment::parse(&text, "x.toml").unwrap();
+    let d2 = tmp("failures-strict");
+    let e = run(&strict, &opts(&d2)).unwrap_err();
+    assert_eq!(e.code, 1);
+    assert!(e.message.contains("more than max_failures = 0"), "{e}");
+    assert!(!d2.join("manifest.json").exists());
 }
