@@ -3,9 +3,7 @@
 use crate::CliError;
 use signest_core::Standardization;
 use signest_core::metrics::loss01;
-use signest_estimator::{
-    AnyEstimator, Bt, Estimator, ExactConfig, Fit, Hinge, Sign, SignSolver, SmoothConfig,
-};
+use signest_estimator::{AnyEstimator, Estimator, Fit, NameError, NamedOptions};
 use std::path::PathBuf;
 
 /// Settings of `signest fit`.
@@ -57,52 +55,24 @@ pub struct FitOutput {
 
 /// Builds the estimator named on the command line.
 pub fn estimator_from_args(args: &FitArgs) -> Result<AnyEstimator, CliError> {
-    let solver = args.solver.as_deref();
-    if args.estimator != "sign" && solver.is_some() {
-        return Err(CliError::input(format!(
-            "--solver applies to the sign estimator only (got --estimator {})",
-            args.estimator
-        )));
-    }
-    Ok(match args.estimator.as_str() {
-        "bt" => AnyEstimator::Bt(Bt::default()),
-        "hinge" => AnyEstimator::Hinge(Hinge::default()),
-        "sign" => match solver.unwrap_or("exact") {
-            "exact" => {
-                let mut cfg = ExactConfig::default();
-                if let Some(m) = args.max_nodes {
-                    cfg.max_nodes = m;
+    let opts = NamedOptions {
+        solver: args.solver.clone(),
+        max_nodes: args.max_nodes,
+        time_limit_seconds: args.time_limit,
+        seed: Some(args.seed),
+        ..NamedOptions::default()
+    };
+    AnyEstimator::from_name(&args.estimator, &opts)
+        .map(|(e, _)| e)
+        .map_err(|e| {
+            CliError::input(match e {
+                NameError::UnknownEstimator(_) => format!("--estimator: {e}"),
+                NameError::UnknownSolver(_) | NameError::SolverNotApplicable(_) => {
+                    format!("--solver: {e}")
                 }
-                if let Some(t) = args.time_limit {
-                    if !(t > 0.0 && t.is_finite()) {
-                        return Err(CliError::input(format!(
-                            "--time-limit must be a positive number of seconds, got {t}"
-                        )));
-                    }
-                    cfg.time_limit_seconds = t;
-                }
-                AnyEstimator::Sign(Sign {
-                    solver: SignSolver::Exact(cfg),
-                })
-            }
-            "smooth" => AnyEstimator::Sign(Sign {
-                solver: SignSolver::Smooth(SmoothConfig {
-                    seed: args.seed,
-                    ..Default::default()
-                }),
-            }),
-            other => {
-                return Err(CliError::input(format!(
-                    "--solver: expected exact or smooth, got '{other}'"
-                )));
-            }
-        },
-        other => {
-            return Err(CliError::input(format!(
-                "--estimator: expected bt, sign or hinge, got '{other}'"
-            )));
-        }
-    })
+                NameError::BadSetting(_) => format!("--time-limit: {e}"),
+            })
+        })
 }
 
 /// Reads the data, fits, and evaluates the training loss.

@@ -40,21 +40,7 @@ fn signest() -> Command {
 }
 
 fn without_seconds(path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let header = rdr.headers().unwrap().clone();
-    let keep: Vec<bool> = header.iter().map(|h| !h.ends_with("_seconds")).collect();
-    rdr.records()
-        .map(|r| {
-            r.unwrap()
-                .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(f, _)| f.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
+    signest_sweep::output::drop_seconds_columns(&std::fs::read_to_string(path).unwrap())
 }
 
 #[test]
@@ -208,8 +194,9 @@ fn replay_prints_the_rows_of_runs_csv() {
     let replay_file = dir.join("replay.csv");
     std::fs::write(&replay_file, &rep.stdout).unwrap();
     let replayed = without_seconds(&replay_file);
-    assert_eq!(replayed.len(), 3);
-    for line in &replayed {
+    assert_eq!(replayed.len(), 4, "header and three rows");
+    assert_eq!(replayed[0], runs[0], "same columns as runs.csv");
+    for line in &replayed[1..] {
         assert!(runs.contains(line), "replayed row not in runs.csv: {line}");
     }
     let bad = signest()

@@ -170,3 +170,113 @@ pub(crate) fn check_nonempty(data: &Comparisons) -> Result<(), FitError> {
     }
     Ok(())
 }
+
+/// Settings that can be given by name (command-line flags, experiment files); `None` keeps
+/// the estimator's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NamedOptions {
+    /// `exact` or `smooth` (sign only; default exact).
+    pub solver: Option<String>,
+    /// sign exact: branch-and-bound node budget.
+    pub max_nodes: Option<u64>,
+    /// sign exact: time budget in seconds.
+    pub time_limit_seconds: Option<f64>,
+    /// sign smooth: seed of the random starts.
+    pub seed: Option<u64>,
+    /// bt: ridge penalty.
+    pub ridge: Option<f64>,
+    /// hinge: C.
+    pub c: Option<f64>,
+}
+
+/// Why [`AnyEstimator::from_name`] refused; callers say where the bad value came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NameError {
+    /// Not `bt`, `sign` or `hinge`.
+    UnknownEstimator(String),
+    /// Not `exact` or `smooth`.
+    UnknownSolver(String),
+    /// A solver was given for an estimator other than sign.
+    SolverNotApplicable(String),
+    /// A setting out of range (the message says which).
+    BadSetting(String),
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameError::UnknownEstimator(s) => write!(f, "expected bt, sign or hinge, got '{s}'"),
+            NameError::UnknownSolver(s) => write!(f, "expected exact or smooth, got '{s}'"),
+            NameError::SolverNotApplicable(s) => {
+                write!(f, "a solver applies to the sign estimator only, not {s}")
+            }
+            NameError::BadSetting(s) => f.write_str(s),
+        }
+    }
+}
+
+impl AnyEstimator {
+    /// Builds an estimator from its SPEC name and named settings. Returns it with the name of
+    /// its solver (`newton`, `exact`, `smooth`, `dual_cd`).
+    pub fn from_name(
+        name: &str,
+        o: &NamedOptions,
+    ) -> Result<(AnyEstimator, &'static str), NameError> {
+        if name != "sign" && o.solver.is_some() {
+            return Err(NameError::SolverNotApplicable(name.to_string()));
+        }
+        if let Some(t) = o.time_limit_seconds
+            && !(t > 0.0 && t.is_finite())
+        {
+            return Err(NameError::BadSetting(format!(
+                "time limit must be a positive number of seconds, got {t}"
+            )));
+        }
+        Ok(match name {
+            "bt" => (
+                AnyEstimator::Bt(Bt {
+                    ridge: o.ridge.unwrap_or(0.0),
+                    ..Bt::default()
+                }),
+                "newton",
+            ),
+            "hinge" => (
+                AnyEstimator::Hinge(Hinge {
+                    c: o.c.unwrap_or(Hinge::default().c),
+                    ..Hinge::default()
+                }),
+                "dual_cd",
+            ),
+            "sign" => match o.solver.as_deref().unwrap_or("exact") {
+                "exact" => {
+                    let d = ExactConfig::default();
+                    let cfg = ExactConfig {
+                        max_nodes: o.max_nodes.unwrap_or(d.max_nodes),
+                        time_limit_seconds: o.time_limit_seconds.unwrap_or(d.time_limit_seconds),
+                        ..d
+                    };
+                    (
+                        AnyEstimator::Sign(Sign {
+                            solver: SignSolver::Exact(cfg),
+                        }),
+                        "exact",
+                    )
+                }
+                "smooth" => {
+                    let cfg = SmoothConfig {
+                        seed: o.seed.unwrap_or(0),
+                        ..SmoothConfig::default()
+                    };
+                    (
+                        AnyEstimator::Sign(Sign {
+                            solver: SignSolver::Smooth(cfg),
+                        }),
+                        "smooth",
+                    )
+                }
+                other => return Err(NameError::UnknownSolver(other.to_string())),
+            },
+            other => return Err(NameError::UnknownEstimator(other.to_string())),
+        })
+    }
+}

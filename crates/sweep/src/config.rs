@@ -4,7 +4,7 @@
 //! Every error names the file, the line and the key.
 
 use serde::Deserialize;
-use signest_estimator::{AnyEstimator, Bt, ExactConfig, Hinge, Sign, SignSolver, SmoothConfig};
+use signest_estimator::{AnyEstimator, NameError, NamedOptions};
 use signest_sim::{Dgp, Features, Noise, Population};
 use std::fmt;
 use toml::Spanned;
@@ -393,65 +393,26 @@ impl Experiment {
                     format!("applies to sign only, not {name}"),
                 ));
             }
-            let (est, solver) = match name {
-                "bt" => {
-                    let mut b = Bt::default();
-                    if let Some(x) = r.ridge {
-                        b.ridge = x;
-                    }
-                    (AnyEstimator::Bt(b), "newton".to_string())
-                }
-                "hinge" => {
-                    let mut h = Hinge::default();
-                    if let Some(c) = r.c {
-                        h.c = c;
-                    }
-                    (AnyEstimator::Hinge(h), "dual_cd".to_string())
-                }
-                "sign" => match solver_name.unwrap_or("exact") {
-                    "exact" => {
-                        let mut c = ExactConfig::default();
-                        if let Some(m) = r.max_nodes {
-                            c.max_nodes = m;
-                        }
-                        if let Some(t) = r.time_limit_seconds {
-                            c.time_limit_seconds = t;
-                        }
-                        (
-                            AnyEstimator::Sign(Sign {
-                                solver: SignSolver::Exact(c),
-                            }),
-                            "exact".to_string(),
-                        )
-                    }
-                    "smooth" => {
-                        let c = SmoothConfig {
-                            seed: r.seed.unwrap_or(0),
-                            ..Default::default()
-                        };
-                        (
-                            AnyEstimator::Sign(Sign {
-                                solver: SignSolver::Smooth(c),
-                            }),
-                            "smooth".to_string(),
-                        )
-                    }
-                    other => {
-                        return Err(at(
-                            r.solver.as_ref().unwrap().span(),
-                            "estimator.solver",
-                            format!("expected exact or smooth, got '{other}'"),
-                        ));
-                    }
-                },
-                other => {
-                    return Err(at(
-                        r.name.span(),
-                        "estimator.name",
-                        format!("expected bt, sign or hinge, got '{other}'"),
-                    ));
-                }
+            let opts = NamedOptions {
+                solver: solver_name.map(str::to_string),
+                max_nodes: r.max_nodes,
+                time_limit_seconds: r.time_limit_seconds,
+                seed: r.seed,
+                ridge: r.ridge,
+                c: r.c,
             };
+            let (est, solver) = AnyEstimator::from_name(name, &opts).map_err(|err| match &err {
+                NameError::UnknownEstimator(_) => {
+                    at(r.name.span(), "estimator.name", err.to_string())
+                }
+                NameError::UnknownSolver(_) | NameError::SolverNotApplicable(_) => at(
+                    r.solver.as_ref().map_or(e.span(), |s| s.span()),
+                    "estimator.solver",
+                    err.to_string(),
+                ),
+                NameError::BadSetting(_) => at(e.span(), "estimator", err.to_string()),
+            })?;
+            let solver = solver.to_string();
             let label = r.label.clone().unwrap_or_else(|| {
                 if name == "sign" {
                     format!("sign_{solver}")

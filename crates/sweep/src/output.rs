@@ -274,3 +274,28 @@ pub(crate) fn write_outputs(
         serde_json::to_string_pretty(&m).expect("json").as_bytes(),
     )
 }
+
+/// The rows of a CSV text (header first) with every `*_seconds` column removed: the one rule
+/// for comparing two runs of the same experiment, which must then agree exactly.
+pub fn drop_seconds_columns(csv_text: &str) -> Vec<String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(csv_text.as_bytes());
+    let mut keep: Vec<bool> = Vec::new();
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let Ok(rec) = rec else { break };
+        if i == 0 {
+            keep = rec.iter().map(|h| !h.ends_with("_seconds")).collect();
+        }
+        out.push(
+            rec.iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(f, _)| f)
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    out
+}

@@ -51,28 +51,8 @@ fn opts(out: &Path) -> RunOptions {
     }
 }
 
-/// The CSV text with every `*_seconds` column removed (the one rule for comparing runs).
-fn without_seconds(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let keep: Vec<bool> = header.iter().map(|h| !h.ends_with("_seconds")).collect();
-    let mut out = String::new();
-    for line in std::iter::once(header.join(",").as_str()).chain(lines) {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(line.as_bytes());
-        let rec = rdr.records().next().unwrap().unwrap();
-        let kept: Vec<&str> = rec
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| **k)
-            .map(|(f, _)| f)
-            .collect();
-        out += &kept.join(",");
-        out += "\n";
-    }
-    out
+fn without_seconds(path: &Path) -> Vec<String> {
+    signest_sweep::output::drop_seconds_columns(&std::fs::read_to_string(path).unwrap())
 }
 
 #[test]
