@@ -26,6 +26,8 @@ pub struct Row {
     pub status: String,
     pub error: String,
     pub fit_seconds: f64,
+    /// Time to draw the unit's data set (the same on every row of a unit).
+    pub sample_seconds: f64,
 }
 
 impl Row {
@@ -47,6 +49,7 @@ impl Row {
             status: String::new(),
             error: String::new(),
             fit_seconds: 0.0,
+            sample_seconds: 0.0,
         }
     }
 }
@@ -189,6 +192,7 @@ pub(crate) struct RunMeta {
     pub units_this_run: u64,
     pub units_resumed: u64,
     pub fit_seconds: f64,
+    pub sample_seconds: f64,
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -250,6 +254,10 @@ pub(crate) fn manifest(
         "host": { "cores": std::thread::available_parallelism().map_or(0, |c| c.get()), "memory_bytes": memory_bytes() },
         "stages_seconds": { "plan": meta.plan_seconds, "run": meta.run_seconds, "write": write_seconds, "total": wall },
         "fit_seconds_total": meta.fit_seconds,
+        "sample_seconds_total": meta.sample_seconds,
+        // Share of thread time spent neither fitting nor drawing data: scheduling, progress,
+        // durable writes, summaries.
+        "harness_overhead_fraction": 1.0 - (meta.fit_seconds + meta.sample_seconds) / (meta.threads as f64 * wall),
         "extra": extra,
     })
 }

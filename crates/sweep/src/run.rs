@@ -127,11 +127,14 @@ pub fn run_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Vec<Row>, Run
 
 pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
     let mut rng = stream(exp.seed, &cell.key, rep);
+    let t = Instant::now();
     let data = plan.dgp.sample(Design::Pooled { n: cell.n }, &mut rng);
+    let sample_seconds = t.elapsed().as_secs_f64();
     exp.estimators
         .iter()
         .map(|e| {
             let mut row = Row::new(cell, rep, e);
+            row.sample_seconds = sample_seconds;
             match e.estimator.fit(&data) {
                 Ok(fit) => {
                     row.angular_error_deg = Some(angular_error_deg(&fit.direction, &plan.u_star));
@@ -417,6 +420,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         .flat_map(|u| done.remove(u).expect("every unit of this shard is done"))
         .collect();
     let fit_seconds: f64 = rows.iter().map(|r| r.fit_seconds).sum();
+    // Every row of a unit carries the unit's sampling time: count it once per unit.
+    let sample_seconds: f64 =
+        rows.iter().map(|r| r.sample_seconds).sum::<f64>() / exp.estimators.len() as f64;
     let meta = crate::output::RunMeta {
         threads,
         shard: opts.shard,
@@ -427,6 +433,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         units_this_run: mine.len() as u64,
         units_resumed,
         fit_seconds,
+        sample_seconds,
     };
     write_outputs(exp, dir, &rows, &meta, t_write)?;
     let _ = fs::remove_file(&progress_path);
