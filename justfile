@@ -31,3 +31,7 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --release --all-targets -- -D warnings
     cargo test --workspace --release
+
+# Every paper experiment into results/paper/<name> (skips those already finished there).
+paper:
+    for f in experiments/paper/*.toml; do n=$(basename "$f" .toml); [ -f "results/paper/$n/manifest.json" ] || cargo run --release -- run "$f" --out "results/paper/$n"; done
