@@ -39,6 +39,16 @@ fn signest() -> Command {
     Command::new(env!("CARGO_BIN_EXE_signest"))
 }
 
+/// Runs `signest run EXP --out OUT EXTRA...` and asserts success.
+fn run_ok(exp: &Path, out: &Path, extra: &[&str]) {
+    let o = signest()
+        .args(["run", exp.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn without_seconds(path: &Path) -> Vec<String> {
     signest_sweep::output::drop_seconds_columns(&std::fs::read_to_string(path).unwrap())
 }
@@ -51,22 +61,7 @@ fn kill_9_then_resume_equals_an_uninterrupted_run() {
     std::fs::write(&exp, EXP).unwrap();
     let (full, cut) = (tmp("full"), tmp("cut"));
 
-    let ok = signest()
-        .args([
-            "run",
-            exp.to_str().unwrap(),
-            "--out",
-            full.to_str().unwrap(),
-            "--threads",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    run_ok(&exp, &full, &["--threads", "2"]);
 
     let mut child = signest()
         .args([
@@ -118,23 +113,7 @@ fn kill_9_then_resume_equals_an_uninterrupted_run() {
         String::from_utf8_lossy(&refused.stderr)
     );
 
-    let resumed = signest()
-        .args([
-            "run",
-            exp.to_str().unwrap(),
-            "--out",
-            cut.to_str().unwrap(),
-            "--resume",
-            "--threads",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    run_ok(&exp, &cut, &["--resume", "--threads", "1"]);
     for f in ["runs.csv", "summary.csv"] {
         let (a, b) = (
             without_seconds(&full.join(f)),
@@ -165,15 +144,7 @@ fn replay_prints_the_rows_of_runs_csv() {
     )
     .unwrap();
     let out = dir.join("out");
-    let ok = signest()
-        .args(["run", exp.to_str().unwrap(), "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    run_ok(&exp, &out, &[]);
     let runs = without_seconds(&out.join("runs.csv"));
     let rep = signest()
         .args([
