@@ -109,7 +109,8 @@ impl Ord for Node {
 
 struct Search<'a> {
     x: &'a [f64],
-    w: Option<&'a [f64]>,
+    /// Weights of the reduced rows (always present after `reduce_rows`).
+    w: &'a [f64],
     d: usize,
     constant: f64,
     ub: f64,
@@ -128,7 +129,7 @@ enum Class {
 impl Search<'_> {
     #[inline]
     fn weight(&self, j: usize) -> f64 {
-        self.w.map_or(1.0, |w| w[j])
+        self.w[j]
     }
 
     #[inline]
@@ -422,7 +423,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     let start = Instant::now();
     let d = data.d();
     let (x, wv, constant) = reduce_rows(&data.signed_rows(), data.weights(), d);
-    let w = Some(wv.as_slice());
+    let w = wv.as_slice();
     let active: Vec<u32> = (0..wv.len() as u32).collect();
     let mut notes = Vec::new();
     let mut s = Search {
@@ -451,7 +452,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             starts.push(u);
         }
         for u in starts {
-            cands.push(polish(&x, w, d, &u, 3).0);
+            cands.push(polish(&x, Some(w), d, &u, 3).0);
         }
     }
     for u in cands {
