@@ -1,0 +1,20 @@
+//! # signest-theory
+//!
+//! Turns the claims of SPEC §5 into checks with numbers, intervals and verdicts:
+//!
+//! - [`condprob`]: p(z) = P(y = 1 | z) of a DGP without sampling;
+//! - [`targets`]: population targets of `bt` and `sign` and their asymptotic bias (SPEC §4),
+//!   by quadrature (d = 2) or streamed large samples, each with a numerical error;
+//! - [`stats`]: rate slopes, plateau fits and crossovers on sweep results, with bootstrap
+//!   intervals over replications;
+//! - [`verdict`]: one verdict per claim, estimator and series (`signest verify`);
+//! - [`gate`]: the accuracy gate run in CI (`signest check`) against a committed baseline.
+//!
+//! Depends on the sweep crate for result rows and experiments; nothing depends on it but the
+//! CLI.
+
+pub mod condprob;
+pub mod quad;
+pub mod targets;
+
+pub use targets::{Target, TargetOptions, targets};
