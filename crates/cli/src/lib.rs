@@ -7,6 +7,7 @@
 pub mod demo;
 pub mod fit;
 pub mod sweep;
+pub mod theory;
 
 use std::fmt;
 

@@ -88,6 +88,18 @@ enum Command {
         #[arg(long)]
         rep: u64,
     },
+    /// Population targets (SPEC §4) of every DGP of an experiment: bt's and sign's limits and
+    /// their bias from u*, with numerical errors. Writes targets.csv.
+    Targets {
+        experiment: PathBuf,
+        /// Output directory (default results/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Verdicts for the claims of SPEC §5 on a finished run's directory: writes verdicts.md and
+    /// verdicts.json (and targets.csv if missing). Exits 1 when a claim that the experiment
+    /// declares as expected fails.
+    Verify { dir: PathBuf },
     /// The SPEC reference case (d = 2, two types, logistic noise): mean angular error of every
     /// estimator over a few replications.
     Demo {
@@ -177,6 +189,12 @@ fn run(cmd: Command) -> Result<(), CliError> {
             rep,
         } => {
             print!("{}", signest::sweep::replay(&experiment, &cell, rep)?);
+        }
+        Command::Targets { experiment, out } => {
+            print!("{}", signest::theory::targets(&experiment, out)?);
+        }
+        Command::Verify { dir } => {
+            print!("{}", signest::theory::verify(&dir)?);
         }
         Command::Demo { n, reps, seed } => {
             println!(

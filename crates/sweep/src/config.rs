@@ -43,6 +43,45 @@ struct RawExperiment {
     estimator: Spanned<Vec<Spanned<RawEstimator>>>,
     #[serde(default)]
     test: Option<RawTest>,
+    #[serde(default)]
+    verify: Option<Spanned<RawVerify>>,
+}
+
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    #[serde(default)]
+    expect: Vec<Spanned<String>>,
+    #[serde(default)]
+    rate_min_n: Option<Spanned<i64>>,
+    #[serde(default)]
+    bootstrap: Option<Spanned<i64>>,
+    #[serde(default)]
+    target_sample: Option<Spanned<i64>>,
+}
+
+/// The claims an experiment checks (`[verify]`): see `signest verify` in docs/experiments.md.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifySpec {
+    /// Claims (C1–C6) whose every verdict must pass; the others are reported only.
+    pub expect: Vec<String>,
+    /// Smallest n used in rate fits (default: the upper half of each series' n values).
+    pub rate_min_n: Option<usize>,
+    /// Bootstrap resamples for intervals.
+    pub bootstrap: usize,
+    /// Comparisons drawn for streamed population targets (d > 2).
+    pub target_sample: u64,
+}
+
+impl Default for VerifySpec {
+    fn default() -> Self {
+        VerifySpec {
+            expect: Vec::new(),
+            rate_min_n: None,
+            bootstrap: 2000,
+            target_sample: 10_000_000,
+        }
+    }
 }
 
 #[derive(Deserialize, Clone, Debug)]
@@ -165,6 +204,8 @@ pub struct Experiment {
     pub estimators: Vec<EstimatorEntry>,
     /// Size of the fixed Monte Carlo test set for disagreement (non-isotropic features).
     pub test_size: usize,
+    /// What `signest verify` checks and expects.
+    pub verify: VerifySpec,
     /// Whether the grid varies type_weight (then it is a column of the results).
     pub has_type_weight: bool,
     /// The file's text, and its FNV-1a-64 hash (hex), recorded in manifests.
@@ -434,6 +475,50 @@ impl Experiment {
                 estimator: est,
             });
         }
+        let mut verify = VerifySpec::default();
+        if let Some(v) = &raw.verify {
+            let r = v.get_ref();
+            for c in &r.expect {
+                if !["C1", "C2", "C3", "C4", "C5", "C6"].contains(&c.get_ref().as_str()) {
+                    return Err(at(
+                        c.span(),
+                        "verify.expect",
+                        format!("expected claim ids C1 to C6, got '{}'", c.get_ref()),
+                    ));
+                }
+                verify.expect.push(c.get_ref().clone());
+            }
+            if let Some(m) = &r.rate_min_n {
+                if *m.get_ref() < 2 {
+                    return Err(at(
+                        m.span(),
+                        "verify.rate_min_n",
+                        "must be at least 2".into(),
+                    ));
+                }
+                verify.rate_min_n = Some(*m.get_ref() as usize);
+            }
+            if let Some(b) = &r.bootstrap {
+                if *b.get_ref() < 100 {
+                    return Err(at(
+                        b.span(),
+                        "verify.bootstrap",
+                        "must be at least 100".into(),
+                    ));
+                }
+                verify.bootstrap = *b.get_ref() as usize;
+            }
+            if let Some(t) = &r.target_sample {
+                if *t.get_ref() < 10_000 {
+                    return Err(at(
+                        t.span(),
+                        "verify.target_sample",
+                        "must be at least 10000".into(),
+                    ));
+                }
+                verify.target_sample = *t.get_ref() as u64;
+            }
+        }
         let exp = Experiment {
             name,
             description: raw.description,
@@ -444,6 +529,7 @@ impl Experiment {
             cells,
             estimators,
             test_size,
+            verify,
             text: text.to_string(),
             hash: format!("{:016x}", signest_core::seed::fnv1a64(text.as_bytes())),
             dgp,
@@ -660,6 +746,11 @@ impl Experiment {
         };
         let span = g.population.span();
         Dgp::new(pop, features, noise).map_err(|e| err(span, "dgp", e.0))
+    }
+
+    /// The population's name as written in the file (`two_type`, `gaussian`, ...).
+    pub fn population(&self) -> &str {
+        self.dgp.population.get_ref()
     }
 
     /// The cell with this key.

@@ -14,6 +14,6 @@ pub mod merge;
 pub mod output;
 pub mod run;
 
-pub use config::{ConfigError, Experiment};
+pub use config::{ConfigError, Experiment, VerifySpec};
 pub use output::{Row, SummaryRow};
 pub use run::{RunError, RunOptions, Shard, run, run_unit};

@@ -448,7 +448,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
 }
 
 /// Writes a file so that it is either complete or absent: temp file, fsync, rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).map_err(|e| failure(format!("{}: {e}", tmp.display())))?;
     f.write_all(bytes)

@@ -14,7 +14,10 @@
 //! CLI.
 
 pub mod condprob;
+pub mod files;
 pub mod quad;
+pub mod stats;
 pub mod targets;
+pub mod verdict;
 
 pub use targets::{Target, TargetOptions, targets};

@@ -1,0 +1,537 @@
+//! Verdicts: one row per claim (SPEC §5), estimator and series, each naming the statistic,
+//! its interval, the threshold, pass/fail and a one-line reason.
+//!
+//! | claim | per | statistic | passes when |
+//! |---|---|---|---|
+//! | C1 | DGP with heterogeneity > 0 and a symmetric population | target bias (SPEC §4) ± 3 numerical errors | `sign`: bias ≤ max(3·error, 0.01°); `bt`: bias > 3·error + 0.01° |
+//! | C2 | series over n (≥ 3 cells), heterogeneity > 0 | plateau c of error ≈ c + a·n^(−b), bootstrap CI | `sign`: the CI contains the sign target's bias (widened by 3 numerical errors); `bt`, `hinge`: the CI excludes 0 (and, for `bt`, contains its target's bias) |
+//! | C3 | series over n, `sign` | slope of log mean error on log n over the largest-n cells, bootstrap CI | CI contains −1/3 and lies below 0 |
+//! | C3 | series over d at fixed n (≥ 3 values of d), `sign` | slope of log mean error on log d | CI above 0 and meeting [1/6, 2/3] (a d^(1/3) law within a factor 2 in the exponent) |
+//! | C4 | series over n with heterogeneity = 0 | `bt` slope; `bt` − `sign` slope | `bt` CI contains −1/2; difference CI below 0 |
+//! | C4 | series over n with heterogeneity > 0 | crossover n (sign below bt with confidence from there on) | reported; passes when it exists in the grid |
+//! | C5 | DGP with an asymmetric population | sign target bias | bias > 3·error + 0.01°; the reason says whether it exceeds bt's |
+//!
+//! An experiment declares in `[verify] expect` the claims whose every row must pass; the
+//! other rows are reported but do not fail `signest verify`.
+
+use crate::stats::{self, Bootstrap, Interval};
+use crate::targets::{Target, TargetOptions};
+use signest_sweep::{Experiment, Row};
+use std::collections::BTreeMap;
+
+/// One checked claim.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Verdict {
+    /// Stable identifier (claim/estimator/where), used to detect flips against a baseline.
+    pub key: String,
+    pub claim: String,
+    pub estimator: String,
+    /// DGP and cells, e.g. `two_type; d=2, heterogeneity=1; n 10000..1000000`.
+    pub scope: String,
+    pub statistic: String,
+    pub value: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub threshold: String,
+    pub pass: bool,
+    /// Whether the experiment declares this claim as expected to pass.
+    pub expected: bool,
+    pub reason: String,
+}
+
+/// Population targets of one DGP group (cells that differ only in n).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TargetRow {
+    pub group: String,
+    pub d: usize,
+    pub heterogeneity: f64,
+    pub type_weight: Option<f64>,
+    pub symmetric: bool,
+    pub estimator: String,
+    pub method: String,
+    pub bias_deg: f64,
+    pub error_deg: f64,
+    pub sample_size: u64,
+    /// The target direction, coordinates separated by spaces.
+    pub direction: String,
+    pub note: String,
+}
+
+fn group_key(d: usize, h: f64, tw: Option<f64>) -> String {
+    let mut k = format!("d={d}/heterogeneity={h}");
+    if let Some(t) = tw {
+        k += &format!("/type_weight={t}");
+    }
+    k
+}
+
+/// Population targets of every DGP group of an experiment.
+pub fn experiment_targets(exp: &Experiment) -> Result<Vec<TargetRow>, String> {
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for c in &exp.cells {
+        let g = group_key(c.d, c.heterogeneity, c.type_weight);
+        if seen.contains(&g) {
+            continue;
+        }
+        seen.push(g.clone());
+        let dgp = exp.dgp_for(c).map_err(|e| e.to_string())?;
+        let opts = TargetOptions {
+            stream_n: exp.verify.target_sample,
+            ..TargetOptions::default()
+        };
+        let symmetric = dgp.population.is_symmetric();
+        for t in crate::targets::targets(&dgp, &opts) {
+            out.push(target_row(
+                &g,
+                c.d,
+                c.heterogeneity,
+                c.type_weight,
+                symmetric,
+                t,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn target_row(g: &str, d: usize, h: f64, tw: Option<f64>, symmetric: bool, t: Target) -> TargetRow {
+    TargetRow {
+        group: g.to_string(),
+        d,
+        heterogeneity: h,
+        type_weight: tw,
+        symmetric,
+        estimator: t.estimator,
+        method: t.method,
+        bias_deg: t.bias_deg,
+        error_deg: t.error_deg,
+        sample_size: t.sample_size,
+        direction: t
+            .direction
+            .iter()
+            .map(|x| format!("{x:.12}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        note: t.note,
+    }
+}
+
+/// Roles of the experiment's estimators, by their SPEC names.
+fn labels_named(exp: &Experiment, name: &str) -> Vec<String> {
+    exp.estimators
+        .iter()
+        .filter(|e| e.name == name)
+        .map(|e| e.label.clone())
+        .collect()
+}
+
+fn fmt_ci(i: &Interval) -> String {
+    format!("{:.3} [{:.3}, {:.3}]", i.value, i.lo, i.hi)
+}
+
+/// Computes every verdict that the experiment's grid supports.
+pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict> {
+    let boot = Bootstrap {
+        resamples: exp.verify.bootstrap,
+        ..Bootstrap::default()
+    };
+    let cells = stats::cells(rows);
+    let all_series = stats::series(&cells);
+    let signs = labels_named(exp, "sign");
+    let bts = labels_named(exp, "bt");
+    let hinges = labels_named(exp, "hinge");
+    let pop = exp.population().to_string();
+    let target = |g: &str, est: &str| targets.iter().find(|t| t.group == g && t.estimator == est);
+    let expected = |c: &str| exp.verify.expect.iter().any(|e| e == c);
+    let mut out = Vec::new();
+    let mut push = |claim: &str,
+                    est: &str,
+                    scope: String,
+                    statistic: &str,
+                    iv: Interval,
+                    threshold: &str,
+                    pass: bool,
+                    reason: String| {
+        out.push(Verdict {
+            key: format!("{claim}/{est}/{scope}/{statistic}"),
+            claim: claim.into(),
+            estimator: est.into(),
+            scope,
+            statistic: statistic.into(),
+            value: iv.value,
+            lo: iv.lo,
+            hi: iv.hi,
+            threshold: threshold.into(),
+            pass,
+            expected: expected(claim),
+            reason,
+        });
+    };
+
+    // C1 / C5 / C4(bt target) from population targets, one per DGP group.
+    let mut groups_done = Vec::new();
+    for c in &exp.cells {
+        let g = group_key(c.d, c.heterogeneity, c.type_weight);
+        if groups_done.contains(&g) {
+            continue;
+        }
+        groups_done.push(g.clone());
+        let (Some(ts), Some(tb)) = (target(&g, "sign"), target(&g, "bt")) else {
+            continue;
+        };
+        let scope = format!("{pop}; {}", g.replace('/', ", "));
+        let iv = |t: &TargetRow| Interval {
+            value: t.bias_deg,
+            lo: (t.bias_deg - 3.0 * t.error_deg).max(0.0),
+            hi: t.bias_deg + 3.0 * t.error_deg,
+        };
+        let small = |t: &TargetRow| t.bias_deg <= (3.0 * t.error_deg).max(0.01);
+        let big = |t: &TargetRow| t.bias_deg > 3.0 * t.error_deg + 0.01;
+        if !ts.symmetric {
+            let pass = big(ts);
+            push(
+                "C5",
+                "sign",
+                scope.clone(),
+                "sign target bias (deg)",
+                iv(ts),
+                "> 3 numerical errors + 0.01°",
+                pass,
+                format!(
+                    "asymmetric population: sign's target is {:.2}° from u* ({}); bt's is {:.2}°, so sign's limit is {} than bt's",
+                    ts.bias_deg,
+                    ts.method,
+                    tb.bias_deg,
+                    if ts.bias_deg > tb.bias_deg {
+                        "worse"
+                    } else {
+                        "better"
+                    }
+                ),
+            );
+        } else if c.heterogeneity > 0.0 {
+            push(
+                "C1",
+                "sign",
+                scope.clone(),
+                "sign target bias (deg)",
+                iv(ts),
+                "<= max(3 numerical errors, 0.01°)",
+                small(ts),
+                format!(
+                    "sign's population target is {:.2e}° from u* ({})",
+                    ts.bias_deg, ts.method
+                ),
+            );
+            push(
+                "C1",
+                "bt",
+                scope.clone(),
+                "bt target bias (deg)",
+                iv(tb),
+                "> 3 numerical errors + 0.01°",
+                big(tb),
+                format!(
+                    "bt's population target is {:.3}° ± {:.1e} from u* ({})",
+                    tb.bias_deg, tb.error_deg, tb.method
+                ),
+            );
+        } else {
+            push(
+                "C4",
+                "bt",
+                scope.clone(),
+                "bt target bias (deg)",
+                iv(tb),
+                "<= max(3 numerical errors, 0.01°)",
+                small(tb),
+                format!(
+                    "no heterogeneity: bt is correctly specified, its target is {:.2e}° from u*",
+                    tb.bias_deg
+                ),
+            );
+        }
+    }
+
+    // Series over n.
+    for s in all_series.iter().filter(|s| s.cells.len() >= 3) {
+        let g = group_key(s.d, s.heterogeneity, s.type_weight);
+        let rc = stats::rate_cells(s, exp.verify.rate_min_n);
+        let all: Vec<&stats::SeriesCell> = s.cells.iter().collect();
+        let nrange = |cs: &[&stats::SeriesCell]| format!("n {}..{}", cs[0].n, cs[cs.len() - 1].n);
+        let scope_rate = format!("{pop}; {}; {}", s.label(), nrange(&rc));
+        let scope_all = format!("{pop}; {}; {}", s.label(), nrange(&all));
+        let tag = |what: &str, est: &str| format!("{}/{g}/{what}/{est}", exp.name);
+        let symmetric = target(&g, "sign").is_none_or(|t| t.symmetric);
+        for e in &signs {
+            let r = stats::rate(&rc, e, &boot, &tag("rate", e));
+            let pass = r.lo <= -1.0 / 3.0 && -1.0 / 3.0 <= r.hi && r.hi < 0.0;
+            if symmetric {
+                push(
+                    "C3",
+                    e,
+                    scope_rate.clone(),
+                    "slope of log mean error on log n",
+                    r,
+                    "CI contains -1/3 and lies below 0",
+                    pass,
+                    format!(
+                        "sign's error falls like n^{:.3} (95% CI {:.3} to {:.3}); n^(-1/3) {}",
+                        r.value,
+                        r.lo,
+                        r.hi,
+                        if pass {
+                            "is consistent with it"
+                        } else {
+                            "is not"
+                        }
+                    ),
+                );
+            }
+        }
+        if s.heterogeneity > 0.0 && symmetric {
+            for e in signs.iter().chain(&bts).chain(&hinges) {
+                let p = stats::plateau(&all, e, &boot, &tag("plateau", e));
+                let is_sign = signs.contains(e);
+                let tname = if is_sign { "sign" } else { "bt" };
+                let t = if hinges.contains(e) {
+                    None
+                } else {
+                    target(&g, tname)
+                };
+                let contains = |t: &TargetRow| {
+                    p.lo - 3.0 * t.error_deg <= t.bias_deg && t.bias_deg <= p.hi + 3.0 * t.error_deg
+                };
+                let (pass, threshold, reason) = if is_sign {
+                    match t {
+                        Some(t) => (
+                            contains(t),
+                            "CI contains the sign target's bias",
+                            format!(
+                                "plateau {} vs target bias {:.3}°: sign {}",
+                                fmt_ci(&p),
+                                t.bias_deg,
+                                if contains(t) {
+                                    "converges to its target"
+                                } else {
+                                    "does not reach its target over this n range"
+                                }
+                            ),
+                        ),
+                        None => (
+                            p.lo <= 0.0,
+                            "CI contains 0",
+                            format!("plateau {}", fmt_ci(&p)),
+                        ),
+                    }
+                } else {
+                    let excl = p.lo > 0.0;
+                    match t {
+                        Some(t) => (
+                            excl && contains(t),
+                            "CI excludes 0 and contains the bt target's bias",
+                            format!(
+                                "plateau {} vs target bias {:.3}° ± {:.1e}: {}",
+                                fmt_ci(&p),
+                                t.bias_deg,
+                                t.error_deg,
+                                if excl && contains(t) {
+                                    "inconsistent, converging to its biased target"
+                                } else if excl {
+                                    "inconsistent, but the plateau disagrees with the target"
+                                } else {
+                                    "not shown inconsistent"
+                                }
+                            ),
+                        ),
+                        None => (
+                            excl,
+                            "CI excludes 0",
+                            format!(
+                                "plateau {}: {}",
+                                fmt_ci(&p),
+                                if excl {
+                                    "inconsistent"
+                                } else {
+                                    "not shown inconsistent"
+                                }
+                            ),
+                        ),
+                    }
+                };
+                push(
+                    "C2",
+                    e,
+                    scope_all.clone(),
+                    "plateau c of error = c + a n^-b (deg)",
+                    p,
+                    threshold,
+                    pass,
+                    reason,
+                );
+            }
+        }
+        if s.heterogeneity == 0.0 {
+            for b in &bts {
+                let r = stats::rate(&rc, b, &boot, &tag("rate", b));
+                let pass = r.lo <= -0.5 && -0.5 <= r.hi;
+                push(
+                    "C4",
+                    b,
+                    scope_rate.clone(),
+                    "slope of log mean error on log n",
+                    r,
+                    "CI contains -1/2",
+                    pass,
+                    format!(
+                        "homogeneous: bt's error falls like n^{:.3} (95% CI {:.3} to {:.3})",
+                        r.value, r.lo, r.hi
+                    ),
+                );
+                for e in &signs {
+                    let dlt =
+                        stats::rate_difference(&rc, b, e, &boot, &tag(&format!("diff-{e}"), b));
+                    push(
+                        "C4",
+                        &format!("{b} vs {e}"),
+                        scope_rate.clone(),
+                        "bt slope minus sign slope",
+                        dlt,
+                        "CI below 0 (bt faster)",
+                        dlt.hi < 0.0,
+                        format!(
+                            "bt's slope is {:.3} steeper than sign's (95% CI {:.3} to {:.3})",
+                            -dlt.value, -dlt.hi, -dlt.lo
+                        ),
+                    );
+                }
+            }
+        } else if symmetric {
+            for b in &bts {
+                for e in &signs {
+                    let x = stats::crossover(s, e, b);
+                    let v = x.map_or(f64::NAN, |n| n as f64);
+                    push(
+                        "C4",
+                        &format!("{e} vs {b}"),
+                        scope_all.clone(),
+                        "crossover n (sign below bt with confidence from here on)",
+                        Interval {
+                            value: v,
+                            lo: v,
+                            hi: v,
+                        },
+                        "exists in the grid",
+                        x.is_some(),
+                        match x {
+                            Some(n) => format!(
+                                "with heterogeneity, sign's mean error is below bt's (paired, 1.96 SE) from n = {n} on"
+                            ),
+                            None => "sign is not below bt with confidence at the largest n".into(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    // Series over d at fixed n.
+    let mut by_nd: BTreeMap<String, Vec<&stats::SeriesCell>> = BTreeMap::new();
+    for c in &cells {
+        by_nd
+            .entry(format!(
+                "n={}/heterogeneity={}/type_weight={:?}",
+                c.n, c.heterogeneity, c.type_weight
+            ))
+            .or_default()
+            .push(c);
+    }
+    for (k, mut cs) in by_nd {
+        cs.sort_by_key(|c| c.d);
+        cs.dedup_by_key(|c| c.d);
+        if cs.len() < 3 {
+            continue;
+        }
+        for e in &signs {
+            let r = stats::log_slope(
+                &cs,
+                e,
+                |c| c.d as f64,
+                &boot,
+                &format!("{}/{k}/dim/{e}", exp.name),
+            );
+            let pass = r.lo > 0.0 && r.hi >= 1.0 / 6.0 && r.lo <= 2.0 / 3.0;
+            push(
+                "C3",
+                e,
+                format!(
+                    "{pop}; n={}, heterogeneity={}; d {}..{}",
+                    cs[0].n,
+                    cs[0].heterogeneity,
+                    cs[0].d,
+                    cs[cs.len() - 1].d
+                ),
+                "slope of log mean error on log d",
+                r,
+                "CI above 0 and meeting [1/6, 2/3]",
+                pass,
+                format!(
+                    "at fixed n sign's error grows like d^{:.3} (95% CI {:.3} to {:.3})",
+                    r.value, r.lo, r.hi
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Verdicts that the experiment expected to pass but failed.
+pub fn expected_failures(v: &[Verdict]) -> Vec<&Verdict> {
+    v.iter().filter(|x| x.expected && !x.pass).collect()
+}
+
+/// The human table.
+pub fn markdown(exp: &Experiment, v: &[Verdict]) -> String {
+    let mut s = format!(
+        "# Verdicts: {}\n\n{}\n\nExpected to pass (declared in the experiment's `[verify] expect`): {}.\nIntervals: 95% bootstrap percentile intervals over replications ({} resamples); target biases ± 3 numerical errors. Rules: `signest-theory` crate docs (verdict module) and docs/theory.md.\n\n",
+        exp.name,
+        exp.description,
+        if exp.verify.expect.is_empty() {
+            "none".to_string()
+        } else {
+            exp.verify.expect.join(", ")
+        },
+        exp.verify.bootstrap
+    );
+    s += "| claim | estimator | scope | statistic | value [95% CI] | threshold | verdict | reason |\n|---|---|---|---|---|---|---|---|\n";
+    for x in v {
+        let verdict = match (x.pass, x.expected) {
+            (true, _) => "pass",
+            (false, true) => "**FAIL**",
+            (false, false) => "fail (not expected)",
+        };
+        s += &format!(
+            "| {} | {} | {} | {} | {:.4} [{:.4}, {:.4}] | {} | {} | {} |\n",
+            x.claim,
+            x.estimator,
+            x.scope,
+            x.statistic,
+            x.value,
+            x.lo,
+            x.hi,
+            x.threshold,
+            verdict,
+            x.reason
+        );
+    }
+    let bad = expected_failures(v).len();
+    s += &format!(
+        "\n{} verdicts: {} pass, {} fail; {} expected verdicts failed.\n",
+        v.len(),
+        v.iter().filter(|x| x.pass).count(),
+        v.iter().filter(|x| !x.pass).count(),
+        bad
+    );
+    s
+}
