@@ -100,6 +100,23 @@ enum Command {
     /// verdicts.json (and targets.csv if missing). Exits 1 when a claim that the experiment
     /// declares as expected fails.
     Verify { dir: PathBuf },
+    /// The accuracy gate run in CI: runs experiments/ci.toml and compares it with the committed
+    /// baseline (mean errors within k combined MCSEs, MCSEs sane, verdicts unchanged, replays
+    /// identical). Ends with `check: N passed, M failed`; exits 1 when anything failed.
+    Check {
+        #[arg(long, default_value = "experiments/ci.toml")]
+        experiment: PathBuf,
+        #[arg(long, default_value = "results/ci/baseline.json")]
+        baseline: PathBuf,
+        /// Where this run's results go.
+        #[arg(long, default_value = "results/ci/latest")]
+        out: PathBuf,
+        /// Rewrite the baseline from this run (deliberately; its manifest records how).
+        #[arg(long)]
+        update_baseline: bool,
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// The SPEC reference case (d = 2, two types, logistic noise): mean angular error of every
     /// estimator over a few replications.
     Demo {
@@ -195,6 +212,18 @@ fn run(cmd: Command) -> Result<(), CliError> {
         }
         Command::Verify { dir } => {
             print!("{}", signest::theory::verify(&dir)?);
+        }
+        Command::Check {
+            experiment,
+            baseline,
+            out,
+            update_baseline,
+            threads,
+        } => {
+            print!(
+                "{}",
+                signest::theory::check(&experiment, &baseline, &out, update_baseline, threads)?
+            );
         }
         Command::Demo { n, reps, seed } => {
             println!(

@@ -83,3 +83,52 @@ pub fn verify(dir: &Path) -> Result<String, CliError> {
         })
     }
 }
+
+/// `signest check`: the accuracy gate. Prints what fell short and a final
+/// `check: N passed, M failed` line; errors (exit 1) when anything failed.
+pub fn check(
+    experiment: &Path,
+    baseline: &Path,
+    out: &Path,
+    update: bool,
+    threads: Option<usize>,
+) -> Result<String, CliError> {
+    let o = signest_theory::gate::check(experiment, baseline, out, update, threads).map_err(cli)?;
+    let passed = o.items.iter().filter(|i| i.pass).count();
+    let failed = o.items.len() - passed;
+    let mut s = format!(
+        "{}: {} units in {:.1} s; results in {}\n",
+        experiment.display(),
+        o.run.rows.len(),
+        o.wall_seconds,
+        out.display()
+    );
+    if o.baseline_updated {
+        s += &format!("baseline rewritten: {}\n", baseline.display());
+    } else {
+        s += &format!(
+            "runs identical to the baseline's: {}\n",
+            if o.identical_to_baseline {
+                "yes"
+            } else {
+                "no (compared within MCSEs)"
+            }
+        );
+    }
+    if failed > 0 {
+        s += "\nwhat fell short:\n";
+        s += &signest_theory::gate::table(&o.items, true);
+    }
+    s += &format!("check: {passed} passed, {failed} failed\n");
+    if failed > 0 {
+        print!("{s}");
+        return Err(CliError {
+            code: 1,
+            message: format!(
+                "the accuracy gate failed ({failed} items); see {}/check.md",
+                out.display()
+            ),
+        });
+    }
+    Ok(s)
+}

@@ -183,6 +183,8 @@ pub struct NamedOptions {
     pub time_limit_seconds: Option<f64>,
     /// sign smooth: seed of the random starts.
     pub seed: Option<u64>,
+    /// sign smooth: random starts besides bt and the mean signed row (default 8).
+    pub random_starts: Option<u32>,
     /// bt: ridge penalty.
     pub ridge: Option<f64>,
     /// hinge: C.
@@ -265,6 +267,9 @@ impl AnyEstimator {
                 "smooth" => {
                     let cfg = SmoothConfig {
                         seed: o.seed.unwrap_or(0),
+                        random_starts: o
+                            .random_starts
+                            .unwrap_or(SmoothConfig::default().random_starts),
                         ..SmoothConfig::default()
                     };
                     (

@@ -162,6 +162,8 @@ struct RawEstimator {
     ridge: Option<f64>,
     #[serde(default)]
     c: Option<f64>,
+    #[serde(default)]
+    random_starts: Option<u32>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -441,6 +443,7 @@ impl Experiment {
                 seed: r.seed,
                 ridge: r.ridge,
                 c: r.c,
+                random_starts: r.random_starts,
             };
             let (est, solver) = AnyEstimator::from_name(name, &opts).map_err(|err| match &err {
                 NameError::UnknownEstimator(_) => {

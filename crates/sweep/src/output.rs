@@ -200,7 +200,8 @@ fn unix(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn git_commit() -> serde_json::Value {
+/// `{commit, dirty}` of the git work tree in the current directory, or null outside one.
+pub fn git_commit() -> serde_json::Value {
     let out = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)

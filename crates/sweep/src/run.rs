@@ -3,8 +3,9 @@
 use crate::config::{Cell, Experiment};
 use crate::output::{Row, write_outputs};
 use rayon::prelude::*;
+use signest_core::Comparisons;
 use signest_core::metrics::{angular_error_deg, disagreement_isotropic, disagreement_on, loss01};
-use signest_core::seed::stream;
+use signest_core::seed::{SimRng, stream};
 use signest_estimator::Estimator;
 use signest_sim::Design;
 use std::collections::BTreeMap;
@@ -125,17 +126,52 @@ pub fn run_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Vec<Row>, Run
     Ok(unit_rows(exp, cell, rep, &plan))
 }
 
+/// Runs one work unit on data drawn from `rng` and passed through `perturb` before the fits.
+/// [`run_unit`] is this with the unit's own stream `(seed, cell key, rep)` and no
+/// perturbation. Other uses: robustness studies (for example label noise) and the planted-defect
+/// tests of the accuracy gate (`signest-theory`).
+pub fn run_unit_from(
+    exp: &Experiment,
+    cell: &Cell,
+    rep: u64,
+    rng: &mut SimRng,
+    perturb: &dyn Fn(Comparisons, &mut SimRng) -> Comparisons,
+) -> Result<Vec<Row>, RunError> {
+    let plan = plan_cell(exp, cell)?;
+    let t = Instant::now();
+    let data = perturb(plan.dgp.sample(Design::Pooled { n: cell.n }, rng), rng);
+    Ok(fit_rows(
+        exp,
+        cell,
+        rep,
+        &plan,
+        &data,
+        t.elapsed().as_secs_f64(),
+    ))
+}
+
 pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
     let mut rng = stream(exp.seed, &cell.key, rep);
     let t = Instant::now();
     let data = plan.dgp.sample(Design::Pooled { n: cell.n }, &mut rng);
     let sample_seconds = t.elapsed().as_secs_f64();
+    fit_rows(exp, cell, rep, plan, &data, sample_seconds)
+}
+
+fn fit_rows(
+    exp: &Experiment,
+    cell: &Cell,
+    rep: u64,
+    plan: &CellPlan,
+    data: &Comparisons,
+    sample_seconds: f64,
+) -> Vec<Row> {
     exp.estimators
         .iter()
         .map(|e| {
             let mut row = Row::new(cell, rep, e);
             row.sample_seconds = sample_seconds;
-            match e.estimator.fit(&data) {
+            match e.estimator.fit(data) {
                 Ok(fit) => {
                     row.angular_error_deg = Some(angular_error_deg(&fit.direction, &plan.u_star));
                     let (dis, mcse) = match &plan.test_set {
@@ -147,7 +183,7 @@ pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan
                     };
                     row.disagreement = Some(dis);
                     row.disagreement_mcse = Some(mcse);
-                    row.loss01 = Some(loss01(&data, &fit.direction).weighted_fraction());
+                    row.loss01 = Some(loss01(data, &fit.direction).weighted_fraction());
                     row.certified = fit.certified();
                     row.status = fit.status.as_str().to_string();
                     row.fit_seconds = fit.fit_seconds;

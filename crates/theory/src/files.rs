@@ -32,7 +32,7 @@ pub(crate) fn other(m: impl Into<String>) -> TheoryError {
     }
 }
 
-fn csv_text<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, TheoryError> {
+pub(crate) fn csv_text<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, TheoryError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).map_err(|e| other(format!("csv: {e}")))?;

@@ -15,6 +15,7 @@
 
 pub mod condprob;
 pub mod files;
+pub mod gate;
 pub mod quad;
 pub mod stats;
 pub mod targets;

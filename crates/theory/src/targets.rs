@@ -70,7 +70,7 @@ impl Default for TargetOptions {
         TargetOptions {
             stream_n: 10_000_000,
             chunk: 100_000,
-            seed: 0x7a26_e75,
+            seed: 0x07a2_6e75,
             sign_batch: 250_000,
             sign_batches: 8,
             prefer_quadrature: true,
