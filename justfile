@@ -31,7 +31,21 @@ check:
     cargo fmt --all -- --check
     cargo clippy --workspace --release --all-targets -- -D warnings
     cargo test --workspace --release
+    cargo run --release -- check
 
-# Every paper experiment into results/paper/<name> (skips those already finished there).
+# Every paper experiment into results/paper/<name> (skips runs already finished there), then
+# population targets and verdicts for each.
 paper:
-    for f in experiments/paper/*.toml; do n=$(basename "$f" .toml); [ -f "results/paper/$n/manifest.json" ] || cargo run --release -- run "$f" --out "results/paper/$n"; done
+    for f in experiments/paper/*.toml; do n=$(basename "$f" .toml); [ -f "results/paper/$n/manifest.json" ] || cargo run --release -- run "$f" --out "results/paper/$n"; cargo run --release -- verify "results/paper/$n" --experiment "$f"; done
+
+# Verdicts for a finished run, e.g. `just verify results/quickstart`.
+verify dir:
+    cargo run --release -- verify {{dir}}
+
+# The accuracy gate run by CI (experiments/ci.toml against results/ci/baseline.json).
+gate:
+    cargo run --release -- check
+
+# Rewrite the gate's baseline deliberately (after a change that legitimately moves accuracy).
+gate-update:
+    cargo run --release -- check --update-baseline

@@ -99,7 +99,13 @@ enum Command {
     /// Verdicts for the claims of SPEC §5 on a finished run's directory: writes verdicts.md and
     /// verdicts.json (and targets.csv if missing). Exits 1 when a claim that the experiment
     /// declares as expected fails.
-    Verify { dir: PathBuf },
+    Verify {
+        dir: PathBuf,
+        /// Use this experiment file (same cells and estimators) instead of DIR/experiment.toml,
+        /// for example for a `[verify]` section added after the run.
+        #[arg(long)]
+        experiment: Option<PathBuf>,
+    },
     /// The accuracy gate run in CI: runs experiments/ci.toml and compares it with the committed
     /// baseline (mean errors within k combined MCSEs, MCSEs sane, verdicts unchanged, replays
     /// identical). Ends with `check: N passed, M failed`; exits 1 when anything failed.
@@ -210,8 +216,8 @@ fn run(cmd: Command) -> Result<(), CliError> {
         Command::Targets { experiment, out } => {
             print!("{}", signest::theory::targets(&experiment, out)?);
         }
-        Command::Verify { dir } => {
-            print!("{}", signest::theory::verify(&dir)?);
+        Command::Verify { dir, experiment } => {
+            print!("{}", signest::theory::verify(&dir, experiment.as_deref())?);
         }
         Command::Check {
             experiment,

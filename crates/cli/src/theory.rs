@@ -33,8 +33,8 @@ pub fn targets(path: &Path, out: Option<PathBuf>) -> Result<String, CliError> {
 }
 
 /// Writes verdicts for a results directory; errors (exit 1) when an expected claim fails.
-pub fn verify(dir: &Path) -> Result<String, CliError> {
-    let o = signest_theory::files::verify_dir(dir).map_err(cli)?;
+pub fn verify(dir: &Path, experiment: Option<&Path>) -> Result<String, CliError> {
+    let o = signest_theory::files::verify_dir(dir, experiment).map_err(cli)?;
     let mut s = String::new();
     for v in &o.verdicts {
         s += &format!(
@@ -97,9 +97,10 @@ pub fn check(
     let passed = o.items.iter().filter(|i| i.pass).count();
     let failed = o.items.len() - passed;
     let mut s = format!(
-        "{}: {} units in {:.1} s; results in {}\n",
+        "{}: {} rows ({} replays) in {:.1} s; results in {}\n",
         experiment.display(),
         o.run.rows.len(),
+        o.run.replays.len(),
         o.wall_seconds,
         out.display()
     );

@@ -218,3 +218,87 @@ fn demo_prints_every_estimator() {
         assert!(s.contains(name), "{s}");
     }
 }
+
+#[test]
+fn theory_commands_reject_bad_input_with_exit_2() {
+    let empty = std::env::temp_dir().join(format!("signest-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = empty.display().to_string();
+    assert_input_error(&["verify", &e], "no experiment.toml");
+    assert_input_error(
+        &[
+            "check",
+            "--experiment",
+            &repo_file("experiments/ci.toml"),
+            "--baseline",
+            &format!("{e}/none.json"),
+            "--out",
+            &e,
+        ],
+        "cannot read the baseline",
+    );
+    let bad = temp_csv(
+        "name = \"x\"\nseed = 1\nreplications = 2\n[dgp]\npopulation = \"two_type\"\nbeta_bar = [1.0, 0.5]\nv = [1.0, 0.0]\n[grid]\nn = [100]\n[[estimator]]\nname = \"bt\"\n[verify]\nexpect = [\"C9\"]\n",
+    );
+    assert_input_error(&["targets", &bad.display().to_string()], "verify.expect");
+}
+
+/// `verify` on a finished run: targets computed, verdict files written, and a failing
+/// expected claim makes it exit 1. The run is tiny (n = 200, 400, 800; 30 replications), so
+/// bt's bias (21.5°) is unmistakable while sign's rate CI is wide.
+#[test]
+fn verify_writes_verdicts_and_fails_on_an_expected_failure() {
+    let dir = std::env::temp_dir().join(format!("signest-cli-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let exp = temp_csv(concat!(
+        "name = \"v\"\nseed = 3\nreplications = 30\n[dgp]\npopulation = \"two_type\"\n",
+        "beta_bar = [1.0, 0.5]\nv = [2.0, -0.5]\n[grid]\nn = [200, 400, 800]\n",
+        "[[estimator]]\nname = \"bt\"\n[[estimator]]\nname = \"sign\"\n[verify]\nexpect = [\"C1\"]\n"
+    ));
+    let d = dir.display().to_string();
+    let out = signest(&["run", &exp.display().to_string(), "--out", &d]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = signest(&["verify", &d]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in ["targets.csv", "verdicts.md", "verdicts.json"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verdicts.json")).unwrap()).unwrap();
+    let c1: Vec<&serde_json::Value> = v["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["claim"] == "C1")
+        .collect();
+    assert_eq!(c1.len(), 2, "{v}");
+    assert!(c1.iter().all(|x| x["pass"] == true), "{v}");
+    // Declare the homogeneous-control claim for a heterogeneous-only run whose bt target we
+    // replace by a wrong one: C1 for bt now fails and verify exits 1.
+    let t = std::fs::read_to_string(dir.join("targets.csv")).unwrap();
+    let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+    for l in lines.iter_mut().skip(1) {
+        if l.contains(",bt,") {
+            let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+            f[7] = "0.0".into(); // bias_deg: as if bt were unbiased
+            *l = f.join(",");
+        }
+    }
+    std::fs::write(dir.join("targets.csv"), lines.join("\n") + "\n").unwrap();
+    let out = signest(&["verify", &d]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

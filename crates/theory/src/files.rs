@@ -68,8 +68,10 @@ pub struct VerifyOutcome {
 
 /// Verifies a results directory written by `signest run` (it holds `experiment.toml` and
 /// `runs.csv`): computes targets if `targets.csv` is missing, then writes `verdicts.md` and
-/// `verdicts.json`.
-pub fn verify_dir(dir: &Path) -> Result<VerifyOutcome, TheoryError> {
+/// `verdicts.json`. `experiment` optionally replaces the directory's copy of the experiment
+/// file (for example to use a `[verify]` section added after the run); it must describe the
+/// same cells and estimators.
+pub fn verify_dir(dir: &Path, experiment: Option<&Path>) -> Result<VerifyOutcome, TheoryError> {
     let exp_path = dir.join("experiment.toml");
     if !exp_path.exists() {
         return Err(input(format!(
@@ -84,7 +86,29 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyOutcome, TheoryError> {
             dir.display()
         )));
     }
-    let exp = Experiment::from_file(&exp_path).map_err(|e| input(e.to_string()))?;
+    let mut exp = Experiment::from_file(&exp_path).map_err(|e| input(e.to_string()))?;
+    if let Some(p) = experiment {
+        let other = Experiment::from_file(p).map_err(|e| input(e.to_string()))?;
+        let keys = |e: &Experiment| e.cells.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+        let labels = |e: &Experiment| {
+            e.estimators
+                .iter()
+                .map(|x| x.label.clone())
+                .collect::<Vec<_>>()
+        };
+        if keys(&other) != keys(&exp)
+            || labels(&other) != labels(&exp)
+            || other.seed != exp.seed
+            || other.replications != exp.replications
+        {
+            return Err(input(format!(
+                "{}: its cells, estimators, seed or replications differ from the run in {}",
+                p.display(),
+                exp_path.display()
+            )));
+        }
+        exp = other;
+    }
     let rows = signest_sweep::output::read_runs(&runs_path).map_err(|e| input(e.message))?;
     let tpath = dir.join("targets.csv");
     let (targets, computed) = if tpath.exists() {
