@@ -123,6 +123,15 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Figures (convergence, heterogeneity, dimension, disagreement, fit time, assumption
+    /// boundary) and report.md for a finished run's directory (run `verify` first for the
+    /// verdict table and the targets' bias lines).
+    Report {
+        dir: PathBuf,
+        /// Comma-separated: png, svg.
+        #[arg(long, default_value = "png,svg")]
+        format: String,
+    },
     /// The SPEC reference case (d = 2, two types, logistic noise): mean angular error of every
     /// estimator over a few replications.
     Demo {
@@ -230,6 +239,9 @@ fn run(cmd: Command) -> Result<(), CliError> {
                 "{}",
                 signest::theory::check(&experiment, &baseline, &out, update_baseline, threads)?
             );
+        }
+        Command::Report { dir, format } => {
+            print!("{}", signest::theory::report(&dir, &format)?);
         }
         Command::Demo { n, reps, seed } => {
             println!(

@@ -133,3 +133,24 @@ pub fn check(
     }
     Ok(s)
 }
+
+/// `signest report DIR [--format png,svg]`: figures and report.md.
+pub fn report(dir: &Path, formats: &str) -> Result<String, CliError> {
+    let mut f = Vec::new();
+    for s in formats.split(',') {
+        f.push(signest_report::Format::parse(s).ok_or_else(|| {
+            CliError::input(format!("--format: expected png, svg or png,svg, got '{s}'"))
+        })?);
+    }
+    let figs = signest_report::report(dir, &f).map_err(cli)?;
+    let mut s = String::new();
+    for fig in &figs {
+        s += &format!("{:<28} {}\n", fig.stem, fig.files.join(", "));
+    }
+    s += &format!(
+        "report: {}/report.md ({} figures)\n",
+        dir.display(),
+        figs.len()
+    );
+    Ok(s)
+}

@@ -130,12 +130,31 @@ fn fmt_ci(i: &Interval) -> String {
     format!("{:.3} [{:.3}, {:.3}]", i.value, i.lo, i.hi)
 }
 
-/// Computes every verdict that the experiment's grid supports.
-pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict> {
-    let boot = Bootstrap {
+/// Bootstrap settings of an experiment's verdicts.
+pub fn bootstrap_of(exp: &Experiment) -> Bootstrap {
+    Bootstrap {
         resamples: exp.verify.bootstrap,
         ..Bootstrap::default()
-    };
+    }
+}
+
+/// The rate (slope of log mean error on log n) of `est` on a series, exactly as the verdicts
+/// compute it (same cells, same bootstrap stream), with the n range used.
+pub fn series_rate(exp: &Experiment, s: &stats::Series, est: &str) -> (Interval, usize, usize) {
+    let g = group_key(s.d, s.heterogeneity, s.type_weight);
+    let rc = stats::rate_cells(s, exp.verify.rate_min_n);
+    let r = stats::rate(
+        &rc,
+        est,
+        &bootstrap_of(exp),
+        &format!("{}/{g}/rate/{est}", exp.name),
+    );
+    (r, rc[0].n, rc[rc.len() - 1].n)
+}
+
+/// Computes every verdict that the experiment's grid supports.
+pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict> {
+    let boot = bootstrap_of(exp);
     let cells = stats::cells(rows);
     let all_series = stats::series(&cells);
     let signs = labels_named(exp, "sign");

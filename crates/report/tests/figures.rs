@@ -1,0 +1,147 @@
+//! Structural tests of the figures: series, axis labels, legend entries, size, not blank, and
+//! byte-identical re-rendering.
+
+use signest_report::{Format, report};
+use signest_sweep::{Experiment, RunOptions};
+use std::path::PathBuf;
+
+const EXP: &str = r#"
+name = "report_test"
+seed = 5
+replications = 20
+[dgp]
+population = "two_type"
+beta_bar = [1.0, 0.5]
+v = [2.0, -0.5]
+[grid]
+n = [200, 400, 800]
+[[estimator]]
+name = "bt"
+[[estimator]]
+name = "sign"
+[verify]
+expect = ["C1"]
+"#;
+
+fn results_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("signest-report-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let exp = Experiment::parse(EXP, "report_test.toml").unwrap();
+    signest_sweep::run(
+        &exp,
+        &RunOptions {
+            out: dir.clone(),
+            threads: Some(2),
+            shard: None,
+            resume: false,
+            progress: false,
+        },
+    )
+    .unwrap();
+    signest_theory::files::verify_dir(&dir, None).unwrap();
+    dir
+}
+
+/// Polylines of one stroke colour with exactly `k` points (a data series over k cells; legend
+/// swatches and guides have 2 points).
+fn series_count(svg: &str, hex: &str, k: usize) -> usize {
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|p| {
+            let tag = &p[..p.find('>').unwrap_or(p.len())];
+            tag.to_ascii_uppercase()
+                .contains(&format!("STROKE=\"#{hex}\""))
+                && tag
+                    .split("points=\"")
+                    .nth(1)
+                    .map(|s| s.split('"').next().unwrap().split_whitespace().count())
+                    == Some(k)
+        })
+        .count()
+}
+
+#[test]
+fn figures_have_their_series_labels_and_legends() {
+    let dir = results_dir("structure");
+    let figs = report(&dir, &[Format::Png, Format::Svg]).unwrap();
+    let stems: Vec<&str> = figs.iter().map(|f| f.stem.as_str()).collect();
+    assert!(stems.contains(&"convergence_d2_h1"), "{stems:?}");
+    assert!(
+        stems.contains(&"disagreement") && stems.contains(&"fit_time"),
+        "{stems:?}"
+    );
+    let svg = std::fs::read_to_string(dir.join("convergence_d2_h1.svg")).unwrap();
+    for text in [
+        "sample size n (comparisons)",
+        "angular error (degrees)",
+        "bt: slope",
+        "sign_exact: slope",
+        "bt target bias",
+        "n^(-1/3) guide",
+        "n^(-1/2) guide",
+    ] {
+        assert!(
+            svg.contains(text),
+            "missing {text:?} in the convergence SVG"
+        );
+    }
+    // One 3-point series per estimator, in its fixed colour (bt blue 0072B2, sign vermillion D55E00).
+    assert_eq!(series_count(&svg, "0072B2", 3), 1, "bt series");
+    assert_eq!(series_count(&svg, "D55E00", 3), 1, "sign series");
+    // Tick labels are on the axes (powers of ten or plain numbers), no text outside the canvas.
+    let texts: Vec<String> = svg
+        .split("<text")
+        .skip(1)
+        .map(|t| {
+            t.split_once('>')
+                .unwrap()
+                .1
+                .split('<')
+                .next()
+                .unwrap()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        texts.iter().any(|t| t == "200") && texts.iter().any(|t| t == "500"),
+        "n ticks: {texts:?}"
+    );
+    // PNG: requested size, and not blank (many distinct colours, non-white pixels).
+    let img = image::open(dir.join("convergence_d2_h1.png"))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(img.dimensions(), (1050, 780));
+    let non_white = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+    assert!(non_white > 20_000, "{non_white} non-white pixels");
+    let blue = img.pixels().filter(|p| p.0 == [0, 114, 178]).count();
+    assert!(blue > 200, "bt's colour drawn on {blue} pixels");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("| C1 |") && md.contains("![Convergence"),
+        "report.md lacks verdicts or figures"
+    );
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let dir = results_dir("determinism");
+    report(&dir, &[Format::Png, Format::Svg]).unwrap();
+    let first: Vec<(String, Vec<u8>)> = [
+        "convergence_d2_h1.png",
+        "convergence_d2_h1.svg",
+        "disagreement.png",
+        "fit_time.svg",
+        "report.md",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
+    .collect();
+    report(&dir, &[Format::Png, Format::Svg]).unwrap();
+    for (f, bytes) in first {
+        assert!(
+            std::fs::read(dir.join(&f)).unwrap() == bytes,
+            "{f} changed on re-rendering"
+        );
+    }
+}
