@@ -535,6 +535,29 @@ pub fn render_all(
                 lines.push(l);
             }
             let log = axis == "d";
+            if !log {
+                // Population targets' bias at each level (dashed), where computed.
+                for name in ["bt", "sign"] {
+                    let pts: Vec<(f64, f64)> = xs
+                        .iter()
+                        .filter_map(|(h, c)| {
+                            let r = res.summary.iter().find(|s| &s.cell == c)?;
+                            let g = group_key(r.d, *h, r.type_weight);
+                            res.targets
+                                .iter()
+                                .find(|t| t.group == g && t.estimator == name)
+                                .map(|t| (*h, t.bias_deg))
+                        })
+                        .collect();
+                    if pts.len() == xs.len() {
+                        let mut l = Line::new(format!("{name} target bias"), colour(name), pts);
+                        l.dashed = true;
+                        l.markers = false;
+                        legend.push(l.label.clone());
+                        lines.push(l);
+                    }
+                }
+            }
             if log && let Some((x0, y0)) = sign_first {
                 let x1 = xs[xs.len() - 1].0;
                 let mut g = Line::new(
@@ -562,7 +585,7 @@ pub fn render_all(
             out.push(Figure {
                 stem,
                 title: format!("{} at n = {n}", if log { "Error against dimension" } else { "Error against heterogeneity" }),
-                caption: if log { "Mean angular error against d (log–log) with a 95% band; grey: a d^(1/3) guide from sign's first point.".into() } else { "Mean angular error against the heterogeneity level with a 95% band (± 1.96 MCSE).".into() },
+                caption: if log { "Mean angular error against d (log–log) with a 95% band; grey: a d^(1/3) guide from sign's first point.".into() } else { "Mean angular error against the heterogeneity level with a 95% band (± 1.96 MCSE); dashed: the population targets' bias.".into() },
                 files,
                 legend,
             });
