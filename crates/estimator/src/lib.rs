@@ -20,11 +20,13 @@
 mod bt;
 mod hinge;
 mod numeric;
+pub mod panel;
 pub mod par;
 pub mod sign;
 
 pub use bt::{Bt, bt_gradient};
 pub use hinge::Hinge;
+pub use panel::{LatentClass, PerUser};
 pub use sign::{ExactConfig, Sign, SignSolver, SmoothConfig};
 
 use signest_core::Comparisons;
@@ -145,6 +147,8 @@ pub enum AnyEstimator {
     Bt(Bt),
     Sign(Sign),
     Hinge(Hinge),
+    Em(LatentClass),
+    Peruser(PerUser),
 }
 
 impl Estimator for AnyEstimator {
@@ -153,6 +157,8 @@ impl Estimator for AnyEstimator {
             AnyEstimator::Bt(e) => e.name(),
             AnyEstimator::Sign(e) => e.name(),
             AnyEstimator::Hinge(e) => e.name(),
+            AnyEstimator::Em(e) => e.name(),
+            AnyEstimator::Peruser(e) => e.name(),
         }
     }
     fn fit(&self, data: &Comparisons) -> Result<Fit, FitError> {
@@ -160,6 +166,8 @@ impl Estimator for AnyEstimator {
             AnyEstimator::Bt(e) => e.fit(data),
             AnyEstimator::Sign(e) => e.fit(data),
             AnyEstimator::Hinge(e) => e.fit(data),
+            AnyEstimator::Em(e) => e.fit(data),
+            AnyEstimator::Peruser(e) => e.fit(data),
         }
     }
 }
@@ -183,8 +191,11 @@ pub struct NamedOptions {
     pub time_limit_seconds: Option<f64>,
     /// sign smooth: seed of the random starts.
     pub seed: Option<u64>,
-    /// sign smooth: random starts besides bt and the mean signed row (default 8).
+    /// sign smooth: random starts besides bt and the mean signed row (default 8); em: random
+    /// starts besides the one from bt (default 4).
     pub random_starts: Option<u32>,
+    /// em: number of latent classes (0 = choose 1..=4 by BIC; default 2).
+    pub classes: Option<usize>,
     /// bt: ridge penalty.
     pub ridge: Option<f64>,
     /// hinge: C.
@@ -207,7 +218,9 @@ pub enum NameError {
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NameError::UnknownEstimator(s) => write!(f, "expected bt, sign or hinge, got '{s}'"),
+            NameError::UnknownEstimator(s) => {
+                write!(f, "expected bt, sign, hinge, em or peruser, got '{s}'")
+            }
             NameError::UnknownSolver(s) => write!(f, "expected exact or smooth, got '{s}'"),
             NameError::SolverNotApplicable(s) => {
                 write!(f, "a solver applies to the sign estimator only, not {s}")
@@ -242,6 +255,29 @@ impl AnyEstimator {
                 }),
                 "newton",
             ),
+            "peruser" => (
+                AnyEstimator::Peruser(PerUser {
+                    ridge: o.ridge.unwrap_or(PerUser::default().ridge),
+                }),
+                "newton",
+            ),
+            "em" => {
+                let d = LatentClass::default();
+                (
+                    AnyEstimator::Em(LatentClass {
+                        classes: match o.classes {
+                            Some(0) => None,
+                            Some(k) => Some(k),
+                            None => d.classes,
+                        },
+                        random_starts: o.random_starts.unwrap_or(d.random_starts),
+                        ridge: o.ridge.unwrap_or(d.ridge),
+                        seed: o.seed.unwrap_or(d.seed),
+                        ..d
+                    }),
+                    "em",
+                )
+            }
             "hinge" => (
                 AnyEstimator::Hinge(Hinge {
                     c: o.c.unwrap_or(Hinge::default().c),
