@@ -74,14 +74,12 @@ impl Estimator for PerUser {
         let mut mean = vec![0.0; d];
         let mut used = 0usize;
         let mut iterations = 0;
-        for f in fits {
-            // A respondent whose rows are all zero carries no information: skipped.
-            if let Ok(f) = f {
-                let th = f.coefficients.unwrap_or(f.direction);
-                signest_core::linalg::axpy(1.0, &th, &mut mean);
-                used += 1;
-                iterations += f.iterations;
-            }
+        // A respondent whose rows are all zero carries no information: skipped.
+        for f in fits.into_iter().flatten() {
+            let th = f.coefficients.unwrap_or(f.direction);
+            signest_core::linalg::axpy(1.0, &th, &mut mean);
+            used += 1;
+            iterations += f.iterations;
         }
         if used == 0 {
             return Err(FitError::Degenerate(
@@ -302,7 +300,7 @@ impl LatentClass {
     }
 
     fn best_for_k(&self, data: &Comparisons, p: &Panel, k: usize, theta_bt: &[f64]) -> EmSolution {
-        let mut rng = signest_core::seed::solver_rng(self.seed ^ (k as u64) << 32);
+        let mut rng = signest_core::seed::solver_rng(self.seed ^ ((k as u64) << 32));
         let scale = signest_core::linalg::norm(theta_bt).max(1e-3);
         let mut sols = Vec::new();
         // Start from bt: every class at θ_bt plus a k-specific perturbation of 30% of |θ_bt|.
