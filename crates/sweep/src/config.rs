@@ -164,6 +164,8 @@ struct RawEstimator {
     c: Option<f64>,
     #[serde(default)]
     random_starts: Option<u32>,
+    #[serde(default)]
+    classes: Option<usize>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -444,6 +446,7 @@ impl Experiment {
                 ridge: r.ridge,
                 c: r.c,
                 random_starts: r.random_starts,
+                classes: r.classes,
             };
             let (est, solver) = AnyEstimator::from_name(name, &opts).map_err(|err| match &err {
                 NameError::UnknownEstimator(_) => {
