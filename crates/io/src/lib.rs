@@ -10,6 +10,7 @@
 //!   when the second was. Also accepted: `+1`, `1.0`, `-1.0`, `0.0`.
 //! - `w` (optional): a weight, a finite number > 0.
 //! - `respondent` (optional): any text identifying who answered (panel data).
+//! - `task` (optional): an identifier of the choice situation; read as text and ignored.
 //! - `NAME_a` with `NAME_b`: the features of the two alternatives; the difference
 //!   `NAME_a − NAME_b` becomes feature `NAME`. A `_a` column without its `_b` partner (or the
 //!   reverse) is an error.
@@ -114,11 +115,12 @@ pub fn parse_comparisons_csv<R: Read>(
     })?;
     let w_col = find("w");
     let r_col = find("respondent");
+    let task_col = find("task");
     let mut features: Vec<Feature> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
     let mut used = vec![false; header.len()];
-    for c in [Some(y_col), w_col, r_col].into_iter().flatten() {
+    for c in [Some(y_col), w_col, r_col, task_col].into_iter().flatten() {
         used[c] = true;
     }
     for (i, name) in header.iter().enumerate() {
@@ -168,7 +170,7 @@ pub fn parse_comparisons_csv<R: Read>(
     }
     let d = features.len();
     if d == 0 {
-        return Err(err(Some(1), "no feature columns: besides y, w and respondent, give difference columns or NAME_a/NAME_b pairs".into()));
+        return Err(err(Some(1), "no feature columns: besides y, w, respondent and task, give difference columns or NAME_a/NAME_b pairs".into()));
     }
     let mut z = Vec::new();
     let mut y = Vec::new();

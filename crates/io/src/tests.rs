@@ -63,7 +63,7 @@ fn errors_name_file_line_and_column() {
     );
     assert_eq!(
         err_of("y,w\n1,1\n0,1\n"),
-        "t.csv:1: no feature columns: besides y, w and respondent, give difference columns or NAME_a/NAME_b pairs"
+        "t.csv:1: no feature columns: besides y, w, respondent and task, give difference columns or NAME_a/NAME_b pairs"
     );
     assert_eq!(
         err_of("x,y,x\n1,1,1\n0,1,1\n"),
