@@ -116,6 +116,8 @@ struct RawDgp {
     noise_scale: Option<Spanned<f64>>,
     #[serde(default)]
     pad: bool,
+    #[serde(default)]
+    per_respondent: Option<Spanned<i64>>,
 }
 
 fn default_features() -> Spanned<String> {
@@ -210,6 +212,10 @@ pub struct Experiment {
     pub test_size: usize,
     /// What `signest verify` checks and expects.
     pub verify: VerifySpec,
+    /// Panel design: each respondent answers this many comparisons (n / m respondents with
+    /// fixed coefficients and recorded ids); `None` is the pooled design (a fresh user per
+    /// comparison, as RLHF collects data).
+    pub per_respondent: Option<usize>,
     /// Whether the grid varies type_weight (then it is a column of the results).
     pub has_type_weight: bool,
     /// The file's text, and its FNV-1a-64 hash (hex), recorded in manifests.
@@ -481,6 +487,29 @@ impl Experiment {
                 estimator: est,
             });
         }
+        let per_respondent = match &raw.dgp.get_ref().per_respondent {
+            None => None,
+            Some(m) if *m.get_ref() < 1 => {
+                return Err(at(
+                    m.span(),
+                    "dgp.per_respondent",
+                    format!("must be at least 1, got {}", m.get_ref()),
+                ));
+            }
+            Some(m) => {
+                let m_us = *m.get_ref() as usize;
+                if let Some(bad) = ns.iter().find(|n| **n % m_us != 0) {
+                    return Err(at(
+                        grid.n.span(),
+                        "grid.n",
+                        format!(
+                            "panel design with per_respondent = {m_us}: every n must be a multiple of it, got {bad}"
+                        ),
+                    ));
+                }
+                Some(m_us)
+            }
+        };
         let mut verify = VerifySpec::default();
         if let Some(v) = &raw.verify {
             let r = v.get_ref();
@@ -536,6 +565,7 @@ impl Experiment {
             estimators,
             test_size,
             verify,
+            per_respondent,
             text: text.to_string(),
             hash: format!("{:016x}", signest_core::seed::fnv1a64(text.as_bytes())),
             dgp,
@@ -757,6 +787,17 @@ impl Experiment {
     /// The population's name as written in the file (`two_type`, `gaussian`, ...).
     pub fn population(&self) -> &str {
         self.dgp.population.get_ref()
+    }
+
+    /// The sampling design of a cell: pooled, or a panel of n / m respondents.
+    pub fn design(&self, cell: &Cell) -> signest_sim::Design {
+        match self.per_respondent {
+            None => signest_sim::Design::Pooled { n: cell.n },
+            Some(m) => signest_sim::Design::Panel {
+                respondents: cell.n / m,
+                per_respondent: m,
+            },
+        }
     }
 
     /// The cell with this key.

@@ -7,7 +7,6 @@ use signest_core::Comparisons;
 use signest_core::metrics::{angular_error_deg, disagreement_isotropic, disagreement_on, loss01};
 use signest_core::seed::{SimRng, stream};
 use signest_estimator::Estimator;
-use signest_sim::Design;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -139,7 +138,7 @@ pub fn run_unit_from(
 ) -> Result<Vec<Row>, RunError> {
     let plan = plan_cell(exp, cell)?;
     let t = Instant::now();
-    let data = perturb(plan.dgp.sample(Design::Pooled { n: cell.n }, rng), rng);
+    let data = perturb(plan.dgp.sample(exp.design(cell), rng), rng);
     Ok(fit_rows(
         exp,
         cell,
@@ -153,7 +152,7 @@ pub fn run_unit_from(
 pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
     let mut rng = stream(exp.seed, &cell.key, rep);
     let t = Instant::now();
-    let data = plan.dgp.sample(Design::Pooled { n: cell.n }, &mut rng);
+    let data = plan.dgp.sample(exp.design(cell), &mut rng);
     let sample_seconds = t.elapsed().as_secs_f64();
     fit_rows(exp, cell, rep, plan, &data, sample_seconds)
 }

@@ -324,3 +324,55 @@ fn failed_fits_are_recorded_and_max_failures_stops_the_run() {
     assert!(e.message.contains("more than max_failures = 0"), "{e}");
     assert!(!d2.join("manifest.json").exists());
 }
+
+/// Panel designs: respondent ids reach the estimators (em and peruser run), replay matches,
+/// and an n that is not a multiple of per_respondent is refused with file, line and key.
+#[test]
+fn panel_designs_run_em_and_peruser() {
+    let text = r#"
+name = "panel"
+seed = 9
+replications = 3
+[dgp]
+population = "mixture"
+means = [[3.0, 0.0], [-1.0, 1.0]]
+weights = [0.5, 0.5]
+per_respondent = 10
+[grid]
+n = [200, 400]
+[[estimator]]
+name = "bt"
+[[estimator]]
+name = "em"
+random_starts = 1
+[[estimator]]
+name = "peruser"
+"#;
+    let exp = Experiment::parse(text, "panel.toml").unwrap();
+    let rows = signest_sweep::run_unit(&exp, &exp.cells[1], 2).unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(r.error.is_empty(), "{}: {}", r.estimator, r.error);
+        assert!(r.angular_error_deg.is_some_and(|e| e < 90.0), "{r:?}");
+    }
+    let strip = |v: Vec<signest_sweep::Row>| {
+        v.into_iter()
+            .map(|mut r| {
+                r.fit_seconds = 0.0;
+                r.sample_seconds = 0.0;
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(signest_sweep::run_unit(&exp, &exp.cells[1], 2).unwrap()),
+        strip(rows),
+        "replay"
+    );
+    let e = config_error(&text.replace("n = [200, 400]", "n = [200, 405]"));
+    assert!(
+        e.starts_with("panel.toml:11: grid.n: panel design with per_respondent = 10")
+            || e.starts_with("exp.toml:11: grid.n: panel design with per_respondent = 10"),
+        "{e}"
+    );
+}
