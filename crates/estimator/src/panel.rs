@@ -34,6 +34,26 @@ fn groups(data: &Comparisons, who: &str) -> Result<Vec<Vec<usize>>, FitError> {
     Ok(out)
 }
 
+/// Each respondent's ridge-logit coefficients (respondents in order of first appearance;
+/// `None` for a respondent whose rows are all zero).
+pub fn per_respondent_coefficients(
+    data: &Comparisons,
+    ridge: f64,
+) -> Result<Vec<Option<Vec<f64>>>, FitError> {
+    let g = groups(data, "peruser")?;
+    let bt = Bt {
+        ridge,
+        ..Bt::default()
+    };
+    Ok(g.par_iter()
+        .map(|rows| {
+            bt.fit(&data.select(rows))
+                .ok()
+                .map(|f| f.coefficients.unwrap_or(f.direction))
+        })
+        .collect())
+}
+
 /// Average of per-respondent ridge-logit fits.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]

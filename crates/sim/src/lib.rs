@@ -16,9 +16,11 @@
 //! then (pooled) that row's beta, then its noise.
 
 mod features;
+pub mod personas;
 mod population;
 
 pub use features::Features;
+pub use personas::PersonaSpec;
 pub use population::Population;
 
 use rand::distr::{Distribution, Open01};

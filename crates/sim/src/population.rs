@@ -4,6 +4,7 @@ use crate::{SimError, VectorDistribution, err};
 use rand::distr::{Distribution, Open01};
 use rand::{Rng, RngExt};
 use rand_distr::{Exp1, StandardNormal};
+use std::sync::Arc;
 
 /// The distribution P of beta (SPEC §1, §6).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,9 @@ pub enum Population {
         v: Vec<f64>,
         tau: f64,
     },
+    /// A finite panel of personas (SPEC §6 `persona_panel`): beta is one of the rows of
+    /// `betas` (row-major, `betas.len() / d` personas), each with probability 1/R.
+    Personas { d: usize, betas: Arc<Vec<f64>> },
 }
 
 impl Population {
@@ -74,6 +78,7 @@ impl Population {
             | Population::Skewed { beta_bar, .. } => beta_bar.len(),
             Population::Mixture { means, .. } => means.first().map_or(0, |m| m.len()),
             Population::Scale { b, .. } => b.len(),
+            Population::Personas { d, .. } => *d,
         }
     }
 
@@ -91,6 +96,14 @@ impl Population {
                 m
             }
             Population::Scale { b, .. } => b.clone(),
+            Population::Personas { d, betas } => {
+                let r = (betas.len() / d.max(&1)).max(1) as f64;
+                let mut m = vec![0.0; *d];
+                for row in betas.chunks_exact(*d) {
+                    signest_core::linalg::axpy(1.0 / r, row, &mut m);
+                }
+                m
+            }
         }
     }
 
@@ -174,6 +187,15 @@ impl Population {
                 finite("b", b)?;
                 nonneg("sigma", *sigma)?;
             }
+            Population::Personas { betas, .. } => {
+                if betas.is_empty() || betas.len() % d != 0 {
+                    return err(format!(
+                        "population: {} persona coefficients are not a non-empty multiple of d = {d}",
+                        betas.len()
+                    ));
+                }
+                finite("personas", betas)?;
+            }
         }
         Ok(())
     }
@@ -185,6 +207,28 @@ impl Population {
             Population::TwoType { .. } | Population::Gaussian { .. } => true,
             Population::Skewed { tau, v, .. } => *tau == 0.0 || v.iter().all(|x| *x == 0.0),
             Population::Scale { sigma, .. } => *sigma == 0.0,
+            Population::Personas { d, betas } => {
+                // Symmetric iff the multiset {beta_r − beta_bar} is closed under negation.
+                let bar = self.beta_bar();
+                let mut c: Vec<Vec<f64>> = betas
+                    .chunks_exact(*d)
+                    .map(|r| r.iter().zip(&bar).map(|(a, b)| a - b).collect())
+                    .collect();
+                let mut neg: Vec<Vec<f64>> =
+                    c.iter().map(|r| r.iter().map(|x| -x).collect()).collect();
+                let key = |a: &Vec<f64>, b: &Vec<f64>| {
+                    a.iter()
+                        .zip(b)
+                        .map(|(x, y)| x.total_cmp(y))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                };
+                c.sort_by(key);
+                neg.sort_by(key);
+                c.iter()
+                    .zip(&neg)
+                    .all(|(a, b)| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9))
+            }
             Population::Mixture { means, weights } => {
                 // Symmetric iff the multiset {(mean_k − beta_bar, w_k)} is closed under negation.
                 let bar = self.beta_bar();
@@ -266,6 +310,10 @@ impl VectorDistribution for Population {
                 for ((o, b), vi) in out.iter_mut().zip(beta_bar).zip(v) {
                     *o = b + tau * (e - 1.0) * vi;
                 }
+            }
+            Population::Personas { d, betas } => {
+                let r = rng.random_range(0..betas.len() / d);
+                out.copy_from_slice(&betas[r * d..(r + 1) * d]);
             }
         }
     }

@@ -118,6 +118,97 @@ struct RawDgp {
     pad: bool,
     #[serde(default)]
     per_respondent: Option<Spanned<i64>>,
+    #[serde(default)]
+    personas: Option<Spanned<i64>>,
+    #[serde(default)]
+    archetypes: Option<Spanned<Vec<Vec<f64>>>>,
+    #[serde(default)]
+    spread: Option<f64>,
+    #[serde(default)]
+    intensity_sigma: Option<f64>,
+    #[serde(default)]
+    lexicographic_share: Option<f64>,
+    #[serde(default)]
+    lexicographic_factor: Option<f64>,
+    #[serde(default)]
+    persona_seed: Option<u64>,
+    #[serde(default)]
+    persona_source: Option<Spanned<String>>,
+    #[serde(default)]
+    persona_data: Option<Spanned<String>>,
+    #[serde(default)]
+    persona_ridge: Option<f64>,
+}
+
+/// Personas fitted to a real panel: coefficients and the pool of (scaled) differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealPersonas {
+    pub d: usize,
+    /// Row-major persona coefficients, in scaled units.
+    pub betas: std::sync::Arc<Vec<f64>>,
+    /// The data's differences divided by each column's standard deviation (row-major).
+    pub pool: std::sync::Arc<Vec<f64>>,
+    /// Column standard deviations used for scaling.
+    pub scales: Vec<f64>,
+    pub feature_names: Vec<String>,
+    pub respondents: usize,
+    pub source: String,
+}
+
+/// [`real_personas`], memoised per (path, ridge) for the life of the process (experiment
+/// files are parsed more than once by `verify`, `report` and tests).
+fn real_personas_cached(path: &std::path::Path, ridge: f64) -> Result<RealPersonas, String> {
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<Vec<((std::path::PathBuf, u64), RealPersonas)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (path.to_path_buf(), ridge.to_bits());
+    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+    if let Some((_, r)) = cache.lock().unwrap().iter().find(|(k, _)| *k == key) {
+        return Ok(r.clone());
+    }
+    let r = real_personas(path, ridge)?;
+    cache.lock().unwrap().push((key, r.clone()));
+    Ok(r)
+}
+
+/// Fits one ridge logit per respondent of a real panel (`peruser`'s fits) on the differences
+/// scaled by their column standard deviations; those are the personas.
+pub fn real_personas(path: &std::path::Path, ridge: f64) -> Result<RealPersonas, String> {
+    let csv = signest_io::read_comparisons_csv(path).map_err(|e| e.to_string())?;
+    let data = csv.data;
+    let (n, d) = (data.n(), data.d());
+    let mut scales = vec![0.0; d];
+    for j in 0..d {
+        let m = (0..n).map(|i| data.row(i)[j]).sum::<f64>() / n as f64;
+        let v = (0..n).map(|i| (data.row(i)[j] - m).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        scales[j] = if v > 0.0 { v.sqrt() } else { 1.0 };
+    }
+    let mut z = Vec::with_capacity(n * d);
+    for i in 0..n {
+        z.extend(data.row(i).iter().zip(&scales).map(|(x, s)| x / s));
+    }
+    let scaled = signest_core::Comparisons::new(d, z.clone(), data.y().to_vec())
+        .and_then(|c| match data.respondents() {
+            Some(r) => c.with_respondents(r.to_vec()),
+            None => Ok(c),
+        })
+        .map_err(|e| e.to_string())?;
+    let fits = signest_estimator::panel::per_respondent_coefficients(&scaled, ridge)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let betas: Vec<f64> = fits
+        .iter()
+        .flatten()
+        .flat_map(|b| b.iter().copied())
+        .collect();
+    Ok(RealPersonas {
+        d,
+        respondents: betas.len() / d,
+        betas: std::sync::Arc::new(betas),
+        pool: std::sync::Arc::new(z),
+        scales,
+        feature_names: data.feature_names().to_vec(),
+        source: path.display().to_string(),
+    })
 }
 
 fn default_features() -> Spanned<String> {
@@ -212,6 +303,8 @@ pub struct Experiment {
     pub test_size: usize,
     /// What `signest verify` checks and expects.
     pub verify: VerifySpec,
+    /// Personas fitted to real data (`persona_source = "train"`), loaded once at parse time.
+    pub real_personas: Option<RealPersonas>,
     /// Panel design: each respondent answers this many comparisons (n / m respondents with
     /// fixed coefficients and recorded ids); `None` is the pooled design (a fresh user per
     /// comparison, as RLHF collects data).
@@ -339,14 +432,89 @@ impl Experiment {
             }
         };
         let dgp = raw.dgp.get_ref().clone();
-        let base_d = dgp
-            .beta_bar
+        let mut real_personas = None;
+        if dgp.population.get_ref() == "personas" {
+            match dgp.persona_source.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("synthetic") => {
+                    if dgp.archetypes.is_none() {
+                        return Err(at(
+                            dgp.population.span(),
+                            "dgp.archetypes",
+                            "is required for synthetic personas".into(),
+                        ));
+                    }
+                    if dgp.features.get_ref() == "data" {
+                        return Err(at(
+                            dgp.features.span(),
+                            "dgp.features",
+                            "'data' needs persona_source = \"train\"".into(),
+                        ));
+                    }
+                }
+                Some("train") => {
+                    let src = dgp.persona_source.as_ref().unwrap();
+                    let path = dgp.persona_data.as_ref().ok_or_else(|| {
+                        at(src.span(), "dgp.persona_data", "is required with persona_source = \"train\" (e.g. \"data/train/train.csv\")".into())
+                    })?;
+                    if dgp.features.get_ref() != "data" {
+                        return Err(at(dgp.features.span(), "dgp.features", "must be \"data\" with persona_source = \"train\" (differences resampled from the data)".into()));
+                    }
+                    // Relative paths: the working directory first, then each directory
+                    // above the experiment file (so `data/...` works from anywhere in the repo).
+                    let given = std::path::PathBuf::from(path.get_ref());
+                    let resolved = if given.is_absolute() || given.exists() {
+                        given.clone()
+                    } else {
+                        std::path::Path::new(file)
+                            .ancestors()
+                            .skip(1)
+                            .map(|a| a.join(&given))
+                            .find(|c| c.exists())
+                            .unwrap_or(given.clone())
+                    };
+                    let p = resolved.as_path();
+                    if !p.exists() {
+                        return Err(at(
+                            path.span(),
+                            "dgp.persona_data",
+                            format!(
+                                "{} does not exist: run `python3 scripts/setup_train_data.py` (or `just train-data`) first",
+                                p.display()
+                            ),
+                        ));
+                    }
+                    real_personas = Some(
+                        real_personas_cached(p, dgp.persona_ridge.unwrap_or(1.0))
+                            .map_err(|e| at(path.span(), "dgp.persona_data", e))?,
+                    );
+                }
+                Some(other) => {
+                    let src = dgp.persona_source.as_ref().unwrap();
+                    return Err(at(
+                        src.span(),
+                        "dgp.persona_source",
+                        format!("expected synthetic or train, got '{other}'"),
+                    ));
+                }
+            }
+        }
+        let base_d = real_personas
             .as_ref()
-            .map(|b| b.get_ref().len())
+            .map(|r: &RealPersonas| r.d)
             .or_else(|| {
-                dgp.means
+                dgp.archetypes
                     .as_ref()
-                    .and_then(|m| m.get_ref().first().map(|r| r.len()))
+                    .and_then(|a| a.get_ref().first().map(|r| r.len()))
+            })
+            .or_else(|| {
+                dgp.beta_bar
+                    .as_ref()
+                    .map(|b| b.get_ref().len())
+                    .or_else(|| {
+                        dgp.means
+                            .as_ref()
+                            .and_then(|m| m.get_ref().first().map(|r| r.len()))
+                    })
             })
             .ok_or_else(|| {
                 at(
@@ -566,6 +734,7 @@ impl Experiment {
             test_size,
             verify,
             per_respondent,
+            real_personas,
             text: text.to_string(),
             hash: format!("{:016x}", signest_core::seed::fnv1a64(text.as_bytes())),
             dgp,
@@ -724,15 +893,93 @@ impl Experiment {
                     .collect();
                 Population::Mixture { means, weights }
             }
+            "personas" => {
+                let base = match &self.real_personas {
+                    Some(r) => Population::Personas {
+                        d: r.d,
+                        betas: r.betas.clone(),
+                    },
+                    None => {
+                        let a = g.archetypes.as_ref().expect("checked at parse time");
+                        let mut archetypes = Vec::new();
+                        for row in a.get_ref() {
+                            archetypes
+                                .push(fit(&Spanned::new(a.span(), row.clone()), "dgp.archetypes")?);
+                        }
+                        let count = g.personas.as_ref().map_or(200, |c| *c.get_ref());
+                        if count < 1 {
+                            return Err(err(
+                                g.personas.as_ref().unwrap().span(),
+                                "dgp.personas",
+                                "must be at least 1".into(),
+                            ));
+                        }
+                        signest_sim::PersonaSpec {
+                            count: count as usize,
+                            archetypes,
+                            spread: g.spread.unwrap_or(0.5),
+                            intensity_sigma: g.intensity_sigma.unwrap_or(0.5),
+                            lexicographic_share: g.lexicographic_share.unwrap_or(0.1),
+                            lexicographic_factor: g.lexicographic_factor.unwrap_or(10.0),
+                        }
+                        .generate(g.persona_seed.unwrap_or(self.seed))
+                        .map_err(|e| err(a.span(), "dgp.archetypes", e.0))?
+                    }
+                };
+                // Heterogeneity scales every persona's deviation from the mean (0: homogeneous).
+                let Population::Personas { d: pd, betas } = base else {
+                    unreachable!()
+                };
+                if pd != d {
+                    return Err(err(
+                        g.population.span(),
+                        "grid.d",
+                        format!("personas have d = {pd}; a grid over d does not apply"),
+                    ));
+                }
+                let r = betas.len() / pd;
+                let mut bar = vec![0.0; pd];
+                for row in betas.chunks_exact(pd) {
+                    signest_core::linalg::axpy(1.0 / r as f64, row, &mut bar);
+                }
+                let scaled: Vec<f64> = betas
+                    .chunks_exact(pd)
+                    .flat_map(|row| {
+                        row.iter()
+                            .zip(&bar)
+                            .map(|(b, m)| m + h * (b - m))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                Population::Personas {
+                    d: pd,
+                    betas: std::sync::Arc::new(scaled),
+                }
+            }
             other => {
                 return Err(err(
                     g.population.span(),
                     "dgp.population",
-                    format!("expected two_type, gaussian, skewed, scale or mixture, got '{other}'"),
+                    format!(
+                        "expected two_type, gaussian, skewed, scale, mixture or personas, got '{other}'"
+                    ),
                 ));
             }
         };
         let features = match g.features.get_ref().as_str() {
+            "data" => match &self.real_personas {
+                Some(r) => Features::Resampled {
+                    d: r.d,
+                    rows: r.pool.clone(),
+                },
+                None => {
+                    return Err(err(
+                        g.features.span(),
+                        "dgp.features",
+                        "'data' needs persona_source = \"train\"".into(),
+                    ));
+                }
+            },
             "isotropic" => Features::Isotropic { d },
             "laplace" => Features::Laplace { d, scale: 1.0 },
             "uniform" => Features::Uniform {

@@ -116,6 +116,10 @@ impl CondProb {
                     .sum();
                 sum / std::f64::consts::PI.sqrt()
             }
+            Population::Personas { d, betas } => {
+                let r = betas.len() / d;
+                betas.chunks_exact(*d).map(|b| f(dot(b, z))).sum::<f64>() / r as f64
+            }
             Population::Skewed { beta_bar, v, tau } => {
                 // t = a + c (E − 1), E ~ Exp(1).
                 let (a, c) = (dot(beta_bar, z), tau * dot(v, z));
@@ -150,6 +154,11 @@ impl CondProb {
             Population::Gaussian { beta_bar, .. } => vec![beta_bar.clone()],
             Population::Scale { b, .. } => vec![b.clone()],
             Population::Skewed { beta_bar, v, .. } => vec![beta_bar.clone(), v.clone()],
+            Population::Personas { d, betas } => betas
+                .chunks_exact(*d)
+                .take(64)
+                .map(|b| b.to_vec())
+                .collect(),
         }
     }
 }
