@@ -41,7 +41,9 @@ enum Command {
         /// Print exactly one JSON object on stdout.
         #[arg(long)]
         json: bool,
-        /// Standardise each non-constant column (subtract the mean, divide by the sd) first.
+        /// Standardise each non-constant column first: divide by its sd, and subtract its mean
+        /// when a constant (intercept) column exists to absorb it. Directions are reported in
+        /// standardised units; the model is unchanged up to that reparametrisation.
         #[arg(long)]
         standardize: bool,
         /// Branch-and-bound node budget (sign exact, d >= 3).
@@ -133,6 +135,26 @@ enum Command {
         /// Comma-separated: png, svg.
         #[arg(long, default_value = "png,svg")]
         format: String,
+    },
+    /// Every estimator on one real data set: directions, angles between them, an implied ratio
+    /// of coefficients, and held-out accuracy and log-loss by k-fold cross-validation split by
+    /// respondent. Writes fits.csv, angles.csv, crossval.csv, crossval_summary.csv, report.md.
+    Realdata {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// NUM:DEN[:FACTOR]: report FACTOR·β_NUM/β_DEN (e.g. time:price:60, a value of time
+        /// per hour in price units).
+        #[arg(long)]
+        ratio: Option<String>,
+        /// Time budget (seconds) of each exact sign fit.
+        #[arg(long, default_value_t = 20.0)]
+        time_limit: f64,
     },
     /// The SPEC reference case (d = 2, two types, logistic noise): mean angular error of every
     /// estimator over a few replications.
@@ -244,6 +266,19 @@ fn run(cmd: Command) -> Result<(), CliError> {
         }
         Command::Report { dir, format } => {
             print!("{}", signest::theory::report(&dir, &format)?);
+        }
+        Command::Realdata {
+            data,
+            out,
+            folds,
+            seed,
+            ratio,
+            time_limit,
+        } => {
+            print!(
+                "{}",
+                signest::theory::realdata(&data, &out, folds, seed, ratio.as_deref(), time_limit)?
+            );
         }
         Command::Demo { n, reps, seed } => {
             println!(

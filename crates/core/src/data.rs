@@ -253,7 +253,9 @@ impl Standardization {
 }
 
 impl Comparisons {
-    /// The data set with standardised columns, and the transform used.
+    /// The data set with standardised columns, and the transform used: each non-constant
+    /// column is divided by its sd, and centred too when a non-zero constant column exists
+    /// (which absorbs the centring, so the fitted model is the same up to reparametrisation).
     pub fn standardized(&self) -> (Comparisons, Standardization) {
         let (n, d) = (self.n, self.d);
         let mut mean = vec![0.0; d];
@@ -276,6 +278,11 @@ impl Comparisons {
             .iter()
             .map(|v| (v / (n as f64 - 1.0).max(1.0)).sqrt())
             .collect();
+        // Centring is a reparametrisation only when a non-zero constant column can absorb it;
+        // without one (pairwise differences, no intercept) columns are only scaled.
+        if !(0..d).any(|j| constant[j] && self.z[j] != 0.0) {
+            mean.iter_mut().for_each(|m| *m = 0.0);
+        }
         let mut out = self.clone();
         for i in 0..n {
             for j in 0..d {
@@ -307,9 +314,16 @@ mod tests {
         for i in 0..4 {
             assert!((dot(s.row(i), &u) - dot(data.row(i), &b)).abs() < 1e-12);
         }
-        // Without a constant column, centring cannot be expressed in raw coefficients.
-        let d2 = Comparisons::new(1, vec![1.0, 2.0, 4.0], vec![1.0, 1.0, -1.0]).unwrap();
-        let (_, t2) = d2.standardized();
-        assert!(t2.to_original(&[1.0], d2.row(0)).is_none());
+        // Without a constant column the columns are only scaled (centring would add an
+        // intercept the model does not have), and the map back is exact.
+        let d2 =
+            Comparisons::new(2, vec![1.0, 5.0, 2.0, -1.0, 4.0, 3.0], vec![1.0, 1.0, -1.0]).unwrap();
+        let (s2, t2) = d2.standardized();
+        assert_eq!(t2.mean, [0.0, 0.0]);
+        let u2 = [0.6, -0.8];
+        let b2 = t2.to_original(&u2, d2.row(0)).unwrap();
+        for i in 0..3 {
+            assert!((dot(s2.row(i), &u2) - dot(d2.row(i), &b2)).abs() < 1e-12);
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod condprob;
 pub mod files;
 pub mod gate;
 pub mod quad;
+pub mod realdata;
 pub mod stats;
 pub mod targets;
 pub mod verdict;

@@ -1,0 +1,268 @@
+//! Every estimator on one real data set: directions, pairwise angles, implied ratios of
+//! coefficients (for example a value of time), and held-out 0-1 accuracy and log-loss with
+//! k-fold cross-validation split *by respondent* (so no respondent is in both parts).
+//!
+//! Fits run on the data with each column divided by its standard deviation (numerics); every
+//! estimator here is equivariant to such rescaling (the 0-1 loss and the likelihoods only see
+//! u'z), so directions are mapped back to the original units by dividing by the scales.
+//! Log-loss needs a scale for estimators that only return a direction: on the training folds
+//! the scale s ≥ 0 of θ = s·u is fitted by one-dimensional logistic maximum likelihood, the
+//! same rule for every estimator.
+
+use rand::RngExt;
+use signest_core::Comparisons;
+use signest_core::linalg::dot;
+use signest_estimator::{AnyEstimator, Estimator};
+
+fn sigmoid(t: f64) -> f64 {
+    crate::quad::sigmoid(t)
+}
+fn softplus(t: f64) -> f64 {
+    if t > 0.0 {
+        t + (-t).exp().ln_1p()
+    } else {
+        t.exp().ln_1p()
+    }
+}
+
+/// One estimator fitted to all the data.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RealFit {
+    pub estimator: String,
+    /// Unit direction in the original units of the features.
+    pub direction: Vec<f64>,
+    /// Share of comparisons whose sign agrees with the direction (ties ½).
+    pub train_accuracy: f64,
+    pub status: String,
+    pub notes: String,
+    pub fit_seconds: f64,
+}
+
+/// Held-out performance of one estimator on one fold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FoldResult {
+    pub estimator: String,
+    pub fold: usize,
+    pub n_test: usize,
+    pub respondents_test: usize,
+    pub accuracy: f64,
+    pub logloss: f64,
+    pub scale: f64,
+}
+
+/// Mean over folds with a t interval (k − 1 degrees of freedom).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CvSummary {
+    pub estimator: String,
+    pub folds: usize,
+    pub accuracy: f64,
+    pub accuracy_lo: f64,
+    pub accuracy_hi: f64,
+    pub logloss: f64,
+    pub logloss_lo: f64,
+    pub logloss_hi: f64,
+}
+
+fn column_scales(data: &Comparisons) -> Vec<f64> {
+    let (n, d) = (data.n(), data.d());
+    (0..d)
+        .map(|j| {
+            let m = (0..n).map(|i| data.row(i)[j]).sum::<f64>() / n as f64;
+            let v = (0..n).map(|i| (data.row(i)[j] - m).powi(2)).sum::<f64>()
+                / (n as f64 - 1.0).max(1.0);
+            if v > 0.0 { v.sqrt() } else { 1.0 }
+        })
+        .collect()
+}
+
+fn scaled(data: &Comparisons, s: &[f64]) -> Comparisons {
+    let d = data.d();
+    let mut z = Vec::with_capacity(data.n() * d);
+    for i in 0..data.n() {
+        z.extend(data.row(i).iter().zip(s).map(|(x, c)| x / c));
+    }
+    let mut c = Comparisons::new(d, z, data.y().to_vec()).expect("valid");
+    if let Some(w) = data.weights() {
+        c = c.with_weights(w.to_vec()).expect("valid");
+    }
+    if let Some(r) = data.respondents() {
+        c = c.with_respondents(r.to_vec()).expect("valid");
+    }
+    c
+}
+
+fn accuracy(data: &Comparisons, u: &[f64]) -> f64 {
+    let l = signest_core::metrics::loss01(data, u);
+    1.0 - l.weighted_fraction()
+}
+
+/// Logistic scale s ≥ 0 maximising Σ w log σ(s·u'x) (Newton on one variable, from s = 1).
+fn fit_scale(data: &Comparisons, u: &[f64]) -> f64 {
+    let x = data.signed_rows();
+    let d = data.d();
+    let m: Vec<f64> = x.chunks_exact(d).map(|r| dot(r, u)).collect();
+    let w: Vec<f64> = (0..data.n()).map(|i| data.weight(i)).collect();
+    let mut s = 1.0f64;
+    for _ in 0..100 {
+        let (mut g, mut h) = (0.0, 0.0);
+        for (mi, wi) in m.iter().zip(&w) {
+            let p = sigmoid(-s * mi);
+            g += wi * mi * p;
+            h += wi * mi * mi * p * (1.0 - p);
+        }
+        if h <= 0.0 {
+            break;
+        }
+        let next = (s + g / h).max(0.0);
+        if (next - s).abs() <= 1e-12 * (1.0 + s) {
+            s = next;
+            break;
+        }
+        s = next;
+    }
+    s
+}
+
+fn logloss(data: &Comparisons, u: &[f64], s: f64) -> f64 {
+    let x = data.signed_rows();
+    let d = data.d();
+    let tw = data.total_weight();
+    x.chunks_exact(d)
+        .enumerate()
+        .map(|(i, r)| data.weight(i) * softplus(-s * dot(r, u)))
+        .sum::<f64>()
+        / tw
+}
+
+/// Fits every estimator on all of `data`.
+pub fn fit_all(
+    data: &Comparisons,
+    estimators: &[(String, AnyEstimator)],
+) -> Vec<Result<RealFit, String>> {
+    let s = column_scales(data);
+    let sd = scaled(data, &s);
+    estimators
+        .iter()
+        .map(|(label, e)| {
+            let f = e.fit(&sd).map_err(|err| format!("{label}: {err}"))?;
+            let back: Vec<f64> = f.direction.iter().zip(&s).map(|(u, c)| u / c).collect();
+            let dir = signest_core::linalg::normalized(&back)
+                .ok_or_else(|| format!("{label}: zero direction"))?;
+            Ok(RealFit {
+                estimator: label.clone(),
+                train_accuracy: accuracy(data, &dir),
+                direction: dir,
+                status: f.status.as_str().to_string(),
+                notes: f.notes.join("; "),
+                fit_seconds: f.fit_seconds,
+            })
+        })
+        .collect()
+}
+
+/// k-fold cross-validation by respondent (rows without respondent ids: each row its own).
+pub fn crossval(
+    data: &Comparisons,
+    estimators: &[(String, AnyEstimator)],
+    k: usize,
+    seed: u64,
+) -> Result<(Vec<FoldResult>, Vec<CvSummary>), String> {
+    let n = data.n();
+    let ids: Vec<u32> = match data.respondents() {
+        Some(r) => r.to_vec(),
+        None => (0..n as u32).collect(),
+    };
+    let mut uniq: Vec<u32> = ids.clone();
+    uniq.sort_unstable();
+    uniq.dedup();
+    if k < 2 || uniq.len() < k {
+        return Err(format!(
+            "cross-validation needs 2 <= k <= number of respondents ({}), got k = {k}",
+            uniq.len()
+        ));
+    }
+    // Shuffle respondents (Fisher–Yates on the seeding contract's stream), deal into folds.
+    let mut rng = signest_core::seed::stream(seed, "signest/crossval", 0);
+    for i in (1..uniq.len()).rev() {
+        let j = rng.random_range(0..=i);
+        uniq.swap(i, j);
+    }
+    let fold_of: std::collections::HashMap<u32, usize> =
+        uniq.iter().enumerate().map(|(i, r)| (*r, i % k)).collect();
+    let mut results = Vec::new();
+    for fold in 0..k {
+        let test: Vec<usize> = (0..n).filter(|&i| fold_of[&ids[i]] == fold).collect();
+        let train: Vec<usize> = (0..n).filter(|&i| fold_of[&ids[i]] != fold).collect();
+        let (tr, te) = (data.select(&train), data.select(&test));
+        let s = column_scales(&tr);
+        let trs = scaled(&tr, &s);
+        for (label, e) in estimators {
+            let f = e
+                .fit(&trs)
+                .map_err(|err| format!("fold {fold}, {label}: {err}"))?;
+            let back: Vec<f64> = f.direction.iter().zip(&s).map(|(u, c)| u / c).collect();
+            let u = signest_core::linalg::normalized(&back)
+                .ok_or_else(|| format!("{label}: zero direction"))?;
+            let sc = fit_scale(&tr, &u);
+            let mut rs: Vec<u32> = test.iter().map(|&i| ids[i]).collect();
+            rs.sort_unstable();
+            rs.dedup();
+            results.push(FoldResult {
+                estimator: label.clone(),
+                fold,
+                n_test: test.len(),
+                respondents_test: rs.len(),
+                accuracy: accuracy(&te, &u),
+                logloss: logloss(&te, &u, sc),
+                scale: sc,
+            });
+        }
+    }
+    let t = {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        StudentsT::new(0.0, 1.0, (k - 1) as f64)
+            .map(|d| d.inverse_cdf(0.975))
+            .unwrap_or(1.96)
+    };
+    let summary = estimators
+        .iter()
+        .map(|(label, _)| {
+            let rs: Vec<&FoldResult> = results.iter().filter(|r| &r.estimator == label).collect();
+            let ms = |f: &dyn Fn(&FoldResult) -> f64| {
+                let v: Vec<f64> = rs.iter().map(|r| f(r)).collect();
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0))
+                    .sqrt();
+                (m, t * sd / (v.len() as f64).sqrt())
+            };
+            let (a, ah) = ms(&|r| r.accuracy);
+            let (l, lh) = ms(&|r| r.logloss);
+            CvSummary {
+                estimator: label.clone(),
+                folds: k,
+                accuracy: a,
+                accuracy_lo: a - ah,
+                accuracy_hi: a + ah,
+                logloss: l,
+                logloss_lo: l - lh,
+                logloss_hi: l + lh,
+            }
+        })
+        .collect();
+    Ok((results, summary))
+}
+
+/// Angle in degrees between every pair of fitted directions.
+pub fn pairwise_angles(fits: &[RealFit]) -> Vec<(String, String, f64)> {
+    let mut out = Vec::new();
+    for (i, a) in fits.iter().enumerate() {
+        for b in &fits[i + 1..] {
+            out.push((
+                a.estimator.clone(),
+                b.estimator.clone(),
+                signest_core::metrics::angular_error_deg(&a.direction, &b.direction),
+            ));
+        }
+    }
+    out
+}
