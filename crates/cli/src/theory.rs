@@ -284,7 +284,7 @@ pub fn realdata(
     }
     write("crossval_summary.csv", sm)?;
     let mut md = format!(
-        "# Real data: {}\n\n{} comparisons, d = {} ({}){}.\nCommand: `signest realdata --data {} --out {} --folds {folds} --seed {seed}{}`.\n\n## Directions (original units, unit length)\n\n| estimator | status | training accuracy | {} |{}\n|---|---|---|{}|{}\n",
+        "# Real data: {}\n\n{} comparisons, d = {} ({}){}.\nCommand: `signest realdata --data {} --out {} --folds {folds} --seed {seed}{}`.\n\n## Directions (original units, unit length)\n\n| estimator | status | training accuracy | {} |{}\n|---|---|---|{}{}\n",
         data.display(),
         csv.data.n(),
         csv.data.d(),

@@ -266,3 +266,74 @@ pub fn pairwise_angles(fits: &[RealFit]) -> Vec<(String, String, f64)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signest_estimator::NamedOptions;
+    use signest_sim::{Design, Dgp, Features, Noise, Population};
+
+    /// Folds partition the respondents; directions map back to the original units exactly
+    /// (bt on columns scaled by 1000 and 1 points the same way as on the raw data, once the
+    /// scaling is undone).
+    #[test]
+    fn crossval_splits_by_respondent_and_fits_map_back() {
+        let dgp = Dgp::new(
+            Population::homogeneous(vec![0.002, -1.0]),
+            Features::Anisotropic {
+                scales: vec![1000.0, 1.0],
+            },
+            Noise::Logistic { scale: 1.0 },
+        )
+        .unwrap();
+        let mut rng = signest_core::seed::stream(1, "crossval-test", 0);
+        let data = dgp.sample(
+            Design::Panel {
+                respondents: 30,
+                per_respondent: 20,
+            },
+            &mut rng,
+        );
+        let ests: Vec<(String, AnyEstimator)> = ["bt", "sign", "peruser"]
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    AnyEstimator::from_name(n, &NamedOptions::default())
+                        .unwrap()
+                        .0,
+                )
+            })
+            .collect();
+        let (folds, summary) = crossval(&data, &ests, 3, 5).unwrap();
+        let per_fold: usize = folds
+            .iter()
+            .filter(|f| f.estimator == "bt")
+            .map(|f| f.respondents_test)
+            .sum();
+        assert_eq!(per_fold, 30, "every respondent is tested exactly once");
+        let rows: usize = folds
+            .iter()
+            .filter(|f| f.estimator == "bt")
+            .map(|f| f.n_test)
+            .sum();
+        assert_eq!(rows, 600);
+        for s in &summary {
+            assert!(
+                s.accuracy > 0.6 && s.accuracy <= 1.0 && s.accuracy_lo <= s.accuracy,
+                "{s:?}"
+            );
+            assert!(s.logloss > 0.0 && s.logloss < (2f64).ln(), "{s:?}");
+        }
+        let fits: Vec<RealFit> = fit_all(&data, &ests)
+            .into_iter()
+            .map(|f| f.unwrap())
+            .collect();
+        let raw_bt = signest_estimator::Bt::default()
+            .fit(&data)
+            .unwrap()
+            .direction;
+        assert!(signest_core::metrics::angular_error_deg(&fits[0].direction, &raw_bt) < 1e-6);
+        assert_eq!(pairwise_angles(&fits).len(), 3);
+    }
+}
