@@ -31,6 +31,8 @@ pub struct SeriesCell {
     pub reps: Vec<u64>,
     /// estimator label → angular errors (degrees), one per entry of `reps`.
     pub errors: BTreeMap<String, Vec<f64>>,
+    /// estimator label → disagreement with u* (fraction), one per entry of `reps`.
+    pub disagreement: BTreeMap<String, Vec<f64>>,
 }
 
 impl SeriesCell {
@@ -44,8 +46,17 @@ impl SeriesCell {
         let n = e.len() as f64;
         (e.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt()
     }
-    fn resampled_mean(&self, est: &str, idx: &[usize]) -> f64 {
+    /// Mean over the replications `idx` of `est`'s errors.
+    pub fn resampled_mean(&self, est: &str, idx: &[usize]) -> f64 {
         let e = &self.errors[est];
+        idx.iter().map(|i| e[*i]).sum::<f64>() / idx.len() as f64
+    }
+}
+
+impl SeriesCell {
+    /// Mean over the replications `idx` of `est`'s disagreement.
+    pub fn resampled_disagreement(&self, est: &str, idx: &[usize]) -> f64 {
+        let e = &self.disagreement[est];
         idx.iter().map(|i| e[*i]).sum::<f64>() / idx.len() as f64
     }
 }
@@ -74,13 +85,13 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
                 }
                 v
             };
-            let mut per_rep: BTreeMap<u64, BTreeMap<String, f64>> = BTreeMap::new();
+            let mut per_rep: BTreeMap<u64, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
             for r in rs {
                 if let Some(e) = r.angular_error_deg {
                     per_rep
                         .entry(r.replication)
                         .or_default()
-                        .insert(r.estimator.clone(), e);
+                        .insert(r.estimator.clone(), (e, r.disagreement.unwrap_or(f64::NAN)));
                 }
             }
             let reps: Vec<u64> = per_rep
@@ -90,7 +101,11 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
                 .collect();
             let errors = ests
                 .iter()
-                .map(|e| (e.clone(), reps.iter().map(|r| per_rep[r][e]).collect()))
+                .map(|e| (e.clone(), reps.iter().map(|r| per_rep[r][e].0).collect()))
+                .collect();
+            let disagreement = ests
+                .iter()
+                .map(|e| (e.clone(), reps.iter().map(|r| per_rep[r][e].1).collect()))
                 .collect();
             let f = rs[0];
             SeriesCell {
@@ -101,6 +116,7 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
                 type_weight: f.type_weight,
                 reps,
                 errors,
+                disagreement,
             }
         })
         .collect()

@@ -10,6 +10,7 @@
 //! | C4 | series over n with heterogeneity = 0 | `bt` slope; `bt` − `sign` slope | `bt` CI contains −1/2; difference CI below 0 |
 //! | C4 | series over n with heterogeneity > 0 | crossover n (sign below bt with confidence from there on) | reported; passes when it exists in the grid |
 //! | C5 | DGP with an asymmetric population | sign target bias | bias > 3·error + 0.01°; the reason says whether it exceeds bt's |
+//! | C6 | persona experiments, largest n of each series | 1 − sign/bt mean error; sign − bt disagreement; sign − em, sign − peruser mean error (paired bootstrap) | reduction CI contains 0.35; disagreement difference CI below 0; differences CI below 0 |
 //!
 //! An experiment declares in `[verify] expect` the claims whose every row must pass; the
 //! other rows are reported but do not fail `signest verify`.
@@ -449,6 +450,100 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
                             ),
                             None => "sign is not below bt with confidence at the largest n".into(),
                         },
+                    );
+                }
+            }
+        }
+    }
+
+    // C6 (persona panels): at the largest n of each series, sign against bt and the panel
+    // methods, paired over replications.
+    if exp.population() == "personas" {
+        let ems = labels_named(exp, "em");
+        let pus = labels_named(exp, "peruser");
+        for s in &all_series {
+            let c = &s.cells[s.cells.len() - 1];
+            let scope = format!("{pop}; {}; n={}", s.label(), c.n);
+            let tag = |w: &str| {
+                format!(
+                    "{}/{}/c6/{w}",
+                    exp.name,
+                    group_key(s.d, s.heterogeneity, s.type_weight)
+                )
+            };
+            for e in &signs {
+                for b in &bts {
+                    let red =
+                        stats::bootstrap(&[c], &boot, &tag(&format!("{e}/{b}/reduction")), |idx| {
+                            1.0 - c.resampled_mean(e, &idx[0]) / c.resampled_mean(b, &idx[0])
+                        });
+                    let pass = red.lo <= 0.35 && 0.35 <= red.hi;
+                    push(
+                        "C6",
+                        &format!("{e} vs {b}"),
+                        scope.clone(),
+                        "relative reduction of mean angular error, 1 - sign/bt",
+                        red,
+                        "CI contains 0.35 (the paper's -35%)",
+                        pass,
+                        format!(
+                            "sign {:.2}° vs bt {:.2}°: sign's error is {:.0}% lower (95% CI {:.0}% to {:.0}%)",
+                            c.mean(e),
+                            c.mean(b),
+                            100.0 * red.value,
+                            100.0 * red.lo,
+                            100.0 * red.hi
+                        ),
+                    );
+                    let dd = stats::bootstrap(
+                        &[c],
+                        &boot,
+                        &tag(&format!("{e}/{b}/disagreement")),
+                        |idx| {
+                            100.0
+                                * (c.resampled_disagreement(e, &idx[0])
+                                    - c.resampled_disagreement(b, &idx[0]))
+                        },
+                    );
+                    let all: Vec<usize> = (0..c.reps.len()).collect();
+                    let (ds, db) = (
+                        100.0 * c.resampled_disagreement(e, &all),
+                        100.0 * c.resampled_disagreement(b, &all),
+                    );
+                    push(
+                        "C6",
+                        &format!("{e} vs {b}"),
+                        scope.clone(),
+                        "disagreement with u*: sign minus bt (percentage points)",
+                        dd,
+                        "CI below 0 (paper: 12% -> 8%)",
+                        dd.hi < 0.0,
+                        format!(
+                            "disagreement {db:.2}% (bt) -> {ds:.2}% (sign); difference {:.2} pp (95% CI {:.2} to {:.2})",
+                            dd.value, dd.lo, dd.hi
+                        ),
+                    );
+                }
+                for p in ems.iter().chain(&pus) {
+                    let diff =
+                        stats::bootstrap(&[c], &boot, &tag(&format!("{e}/{p}/diff")), |idx| {
+                            c.resampled_mean(e, &idx[0]) - c.resampled_mean(p, &idx[0])
+                        });
+                    push(
+                        "C6",
+                        &format!("{e} vs {p}"),
+                        scope.clone(),
+                        "mean angular error: sign minus panel method (deg)",
+                        diff,
+                        "CI below 0 (sign better)",
+                        diff.hi < 0.0,
+                        format!(
+                            "sign {:.2}° vs {p} {:.2}° (difference 95% CI {:.2} to {:.2})",
+                            c.mean(e),
+                            c.mean(p),
+                            diff.lo,
+                            diff.hi
+                        ),
                     );
                 }
             }
