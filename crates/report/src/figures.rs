@@ -501,7 +501,7 @@ pub fn render_all(
                 v.dedup();
                 v.len()
             };
-            if distinct < 2 || xs.len() != distinct {
+            if distinct < 3 || xs.len() != distinct {
                 continue;
             }
             let mut lines = Vec::new();

@@ -8,8 +8,8 @@
 //! | figure | file stem | drawn when |
 //! |---|---|---|
 //! | convergence: mean error against n, log–log, MCSE band, slope and CI in the legend, n^(−1/3) and n^(−1/2) guides, target biases dashed | `convergence_<series>` | a series has ≥ 2 values of n |
-//! | heterogeneity: error against heterogeneity at fixed n | `heterogeneity_n<N>` | ≥ 2 heterogeneity levels at one n |
-//! | dimension: error against d at fixed n, d^(1/3) guide | `dimension_n<N>` | ≥ 2 values of d at one n |
+//! | heterogeneity: error against heterogeneity at fixed n | `heterogeneity_n<N>` | ≥ 3 heterogeneity levels at one n |
+//! | dimension: error against d at fixed n, d^(1/3) guide | `dimension_n<N>` | ≥ 3 values of d at one n |
 //! | disagreement with the population preference, ± 1.96 MCSE | `disagreement` | always |
 //! | fit time against n, log–log | `fit_time` | ≥ 2 values of n |
 //! | assumption boundary: targets' bias against the type weight | `assumption` | a type_weight axis and targets.csv |
