@@ -8,6 +8,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use signest_theory::files::TheoryError;
 use signest_theory::stats;
+use signest_theory::verdict::group_key;
 use std::path::Path;
 
 /// Output format.
@@ -362,14 +363,6 @@ fn target_bias(res: &Results, group: &str, est_label: &str) -> Option<f64> {
         .iter()
         .find(|t| t.group == group && t.estimator == name)
         .map(|t| t.bias_deg)
-}
-
-fn group_key(d: usize, h: f64, tw: Option<f64>) -> String {
-    let mut k = format!("d={d}/heterogeneity={h}");
-    if let Some(t) = tw {
-        k += &format!("/type_weight={t}");
-    }
-    k
 }
 
 /// Draws every figure the results support into `dir`.

@@ -58,7 +58,8 @@ pub struct TargetRow {
     pub note: String,
 }
 
-fn group_key(d: usize, h: f64, tw: Option<f64>) -> String {
+/// Key of a DGP group (cells that differ only in n), as in targets.csv.
+pub fn group_key(d: usize, h: f64, tw: Option<f64>) -> String {
     let mut k = format!("d={d}/heterogeneity={h}");
     if let Some(t) = tw {
         k += &format!("/type_weight={t}");
