@@ -253,6 +253,29 @@ impl Standardization {
 }
 
 impl Comparisons {
+    /// Sample standard deviation (n − 1) of each column of z; 1 for a column with no spread,
+    /// so that dividing by it is always defined.
+    pub fn column_sd(&self) -> Vec<f64> {
+        let (n, d) = (self.n, self.d);
+        (0..d)
+            .map(|j| {
+                let m = (0..n).map(|i| self.z[i * d + j]).sum::<f64>() / n as f64;
+                let v = (0..n).map(|i| (self.z[i * d + j] - m).powi(2)).sum::<f64>()
+                    / (n as f64 - 1.0).max(1.0);
+                if v > 0.0 { v.sqrt() } else { 1.0 }
+            })
+            .collect()
+    }
+
+    /// The data set with column j of z divided by `s[j]` (weights, respondents, names kept).
+    pub fn scale_columns(&self, s: &[f64]) -> Comparisons {
+        let mut out = self.clone();
+        for row in out.z.chunks_exact_mut(self.d) {
+            row.iter_mut().zip(s).for_each(|(x, c)| *x /= c);
+        }
+        out
+    }
+
     /// The data set with standardised columns, and the transform used: each non-constant
     /// column is divided by its sd, and centred too when a non-zero constant column exists
     /// (which absorbs the centring, so the fitted model is the same up to reparametrisation).

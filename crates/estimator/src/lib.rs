@@ -19,7 +19,7 @@
 
 mod bt;
 mod hinge;
-mod numeric;
+pub mod numeric;
 pub mod panel;
 pub mod par;
 pub mod sign;

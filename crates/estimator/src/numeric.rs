@@ -2,7 +2,7 @@
 
 /// The logistic sigmoid 1/(1 + e^−t), without overflow for any t.
 #[inline]
-pub(crate) fn sigmoid(t: f64) -> f64 {
+pub fn sigmoid(t: f64) -> f64 {
     if t >= 0.0 {
         1.0 / (1.0 + (-t).exp())
     } else {
@@ -13,7 +13,7 @@ pub(crate) fn sigmoid(t: f64) -> f64 {
 
 /// log(1 + e^t), stable for all t.
 #[inline]
-pub(crate) fn softplus(t: f64) -> f64 {
+pub fn softplus(t: f64) -> f64 {
     if t > 0.0 {
         t + (-t).exp().ln_1p()
     } else {

@@ -176,23 +176,9 @@ fn real_personas_cached(path: &std::path::Path, ridge: f64) -> Result<RealPerson
 pub fn real_personas(path: &std::path::Path, ridge: f64) -> Result<RealPersonas, String> {
     let csv = signest_io::read_comparisons_csv(path).map_err(|e| e.to_string())?;
     let data = csv.data;
-    let (n, d) = (data.n(), data.d());
-    let mut scales = vec![0.0; d];
-    for j in 0..d {
-        let m = (0..n).map(|i| data.row(i)[j]).sum::<f64>() / n as f64;
-        let v = (0..n).map(|i| (data.row(i)[j] - m).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-        scales[j] = if v > 0.0 { v.sqrt() } else { 1.0 };
-    }
-    let mut z = Vec::with_capacity(n * d);
-    for i in 0..n {
-        z.extend(data.row(i).iter().zip(&scales).map(|(x, s)| x / s));
-    }
-    let scaled = signest_core::Comparisons::new(d, z.clone(), data.y().to_vec())
-        .and_then(|c| match data.respondents() {
-            Some(r) => c.with_respondents(r.to_vec()),
-            None => Ok(c),
-        })
-        .map_err(|e| e.to_string())?;
+    let d = data.d();
+    let scales = data.column_sd();
+    let scaled = data.scale_columns(&scales);
     let fits = signest_estimator::panel::per_respondent_coefficients(&scaled, ridge)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let betas: Vec<f64> = fits
@@ -204,7 +190,7 @@ pub fn real_personas(path: &std::path::Path, ridge: f64) -> Result<RealPersonas,
         d,
         respondents: betas.len() / d,
         betas: std::sync::Arc::new(betas),
-        pool: std::sync::Arc::new(z),
+        pool: std::sync::Arc::new(scaled.z().to_vec()),
         scales,
         feature_names: data.feature_names().to_vec(),
         source: path.display().to_string(),

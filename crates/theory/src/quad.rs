@@ -86,15 +86,7 @@ pub fn normal_cdf(x: f64) -> f64 {
     0.5 * statrs::function::erf::erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// The logistic sigmoid 1/(1 + e^−t), without overflow.
-pub fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 {
-        1.0 / (1.0 + (-t).exp())
-    } else {
-        let e = t.exp();
-        e / (1.0 + e)
-    }
-}
+pub use signest_estimator::numeric::sigmoid;
 
 #[cfg(test)]
 mod tests {

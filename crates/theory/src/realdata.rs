@@ -63,34 +63,6 @@ pub struct CvSummary {
     pub logloss_hi: f64,
 }
 
-fn column_scales(data: &Comparisons) -> Vec<f64> {
-    let (n, d) = (data.n(), data.d());
-    (0..d)
-        .map(|j| {
-            let m = (0..n).map(|i| data.row(i)[j]).sum::<f64>() / n as f64;
-            let v = (0..n).map(|i| (data.row(i)[j] - m).powi(2)).sum::<f64>()
-                / (n as f64 - 1.0).max(1.0);
-            if v > 0.0 { v.sqrt() } else { 1.0 }
-        })
-        .collect()
-}
-
-fn scaled(data: &Comparisons, s: &[f64]) -> Comparisons {
-    let d = data.d();
-    let mut z = Vec::with_capacity(data.n() * d);
-    for i in 0..data.n() {
-        z.extend(data.row(i).iter().zip(s).map(|(x, c)| x / c));
-    }
-    let mut c = Comparisons::new(d, z, data.y().to_vec()).expect("valid");
-    if let Some(w) = data.weights() {
-        c = c.with_weights(w.to_vec()).expect("valid");
-    }
-    if let Some(r) = data.respondents() {
-        c = c.with_respondents(r.to_vec()).expect("valid");
-    }
-    c
-}
-
 fn accuracy(data: &Comparisons, u: &[f64]) -> f64 {
     let l = signest_core::metrics::loss01(data, u);
     1.0 - l.weighted_fraction()
@@ -139,8 +111,8 @@ pub fn fit_all(
     data: &Comparisons,
     estimators: &[(String, AnyEstimator)],
 ) -> Vec<Result<RealFit, String>> {
-    let s = column_scales(data);
-    let sd = scaled(data, &s);
+    let s = data.column_sd();
+    let sd = data.scale_columns(&s);
     estimators
         .iter()
         .map(|(label, e)| {
@@ -194,8 +166,8 @@ pub fn crossval(
         let test: Vec<usize> = (0..n).filter(|&i| fold_of[&ids[i]] == fold).collect();
         let train: Vec<usize> = (0..n).filter(|&i| fold_of[&ids[i]] != fold).collect();
         let (tr, te) = (data.select(&train), data.select(&test));
-        let s = column_scales(&tr);
-        let trs = scaled(&tr, &s);
+        let s = tr.column_sd();
+        let trs = tr.scale_columns(&s);
         for (label, e) in estimators {
             let f = e
                 .fit(&trs)
