@@ -129,7 +129,8 @@ enum Command {
     },
     /// Figures (convergence, heterogeneity, dimension, disagreement, fit time, assumption
     /// boundary) and report.md for a finished run's directory (run `verify` first for the
-    /// verdict table and the targets' bias lines).
+    /// verdict table and the targets' bias lines). Given a directory of results directories
+    /// (e.g. results/paper/persona), writes one report.md with the headline table across them.
     Report {
         dir: PathBuf,
         /// Comma-separated: png, svg.

@@ -142,6 +142,14 @@ pub fn report(dir: &Path, formats: &str) -> Result<String, CliError> {
             CliError::input(format!("--format: expected png, svg or png,svg, got '{s}'"))
         })?);
     }
+    if !signest_report::collection::members(dir).is_empty() {
+        signest_report::collection::collection_report(dir).map_err(cli)?;
+        return Ok(format!(
+            "report: {}/report.md (headline table of {} results directories)\n",
+            dir.display(),
+            signest_report::collection::members(dir).len()
+        ));
+    }
     let figs = signest_report::report(dir, &f).map_err(cli)?;
     let mut s = String::new();
     for fig in &figs {

@@ -15,7 +15,11 @@
 //! | assumption boundary: targets' bias against the type weight | `assumption` | a type_weight axis and targets.csv |
 //!
 //! Colours are fixed per estimator (Okabe–Ito palette), the same in every figure.
+//!
+//! A directory that holds results directories instead (e.g. `results/paper/persona/`) gets a
+//! headline `report.md` across them: see [`collection`].
 
+pub mod collection;
 mod figures;
 mod style;
 

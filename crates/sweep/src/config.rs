@@ -138,6 +138,8 @@ struct RawDgp {
     persona_data: Option<Spanned<String>>,
     #[serde(default)]
     persona_ridge: Option<f64>,
+    #[serde(default)]
+    mirror: Option<bool>,
 }
 
 /// Personas fitted to a real panel: coefficients and the pool of (scaled) differences.
@@ -928,7 +930,7 @@ impl Experiment {
                 for row in betas.chunks_exact(pd) {
                     signest_core::linalg::axpy(1.0 / r as f64, row, &mut bar);
                 }
-                let scaled: Vec<f64> = betas
+                let mut scaled: Vec<f64> = betas
                     .chunks_exact(pd)
                     .flat_map(|row| {
                         row.iter()
@@ -937,6 +939,21 @@ impl Experiment {
                             .collect::<Vec<_>>()
                     })
                     .collect();
+                // `mirror = true`: add each persona's reflection through the mean,
+                // 2·beta_bar − beta_r. The panel (2R personas) keeps its mean and becomes
+                // symmetric about it, so SPEC §4's identification condition holds.
+                if g.mirror.unwrap_or(false) {
+                    let reflected: Vec<f64> = scaled
+                        .chunks_exact(pd)
+                        .flat_map(|row| {
+                            row.iter()
+                                .zip(&bar)
+                                .map(|(b, m)| 2.0 * m - b)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    scaled.extend(reflected);
+                }
                 Population::Personas {
                     d: pd,
                     betas: std::sync::Arc::new(scaled),

@@ -438,6 +438,32 @@ name = "peruser"
     assert_eq!(da.population.beta_bar().len(), 3);
     let rows = signest_sweep::run_unit(&a, &a.cells[1], 0).unwrap();
     assert!(rows.iter().all(|r| r.error.is_empty()), "{rows:?}");
+    // mirror = true: 2R personas, row R + r is 2·beta_bar − row r, the mean is unchanged.
+    let m = Experiment::parse(
+        &text.replace("per_respondent = 5", "per_respondent = 5\nmirror = true"),
+        "p.toml",
+    )
+    .unwrap();
+    let dm = m.dgp_for(&m.cells[1]).unwrap();
+    let signest_sim::Population::Personas { d, betas: mb } = &dm.population else {
+        panic!()
+    };
+    let signest_sim::Population::Personas { betas: ob, .. } = &da.population else {
+        panic!()
+    };
+    assert_eq!(mb.len(), 2 * ob.len());
+    let obar = da.population.beta_bar();
+    for (k, (x, y)) in mb[..ob.len()].iter().zip(&mb[ob.len()..]).enumerate() {
+        assert!((x - ob[k]).abs() < 1e-12);
+        assert!(
+            (x + y - 2.0 * obar[k % d]).abs() < 1e-12,
+            "persona row {}",
+            k / d
+        );
+    }
+    for (a, b) in dm.population.beta_bar().iter().zip(&obar) {
+        assert!((a - b).abs() < 1e-12);
+    }
     let missing = text.replace(
         "personas = 30\narchetypes = [[1.0, 0.0, 0.5], [0.0, 1.0, -0.5]]",
         "persona_source = \"train\"\npersona_data = \"no/such/train.csv\"\nfeatures = \"data\"",
