@@ -263,8 +263,10 @@ fn log_spaced_n_and_the_cell_grid() {
 fn shipped_experiment_files_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
     let mut files = vec![root.join("quickstart.toml")];
-    for e in std::fs::read_dir(root.join("paper")).unwrap() {
-        files.push(e.unwrap().path());
+    for sub in ["paper", "paper/persona"] {
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            files.push(e.unwrap().path());
+        }
     }
     let mut checked = 0;
     for f in files
@@ -283,7 +285,7 @@ fn shipped_experiment_files_are_valid() {
         assert!(exp.units() > 0);
         checked += 1;
     }
-    assert!(checked >= 7, "only {checked} experiment files found");
+    assert!(checked >= 10, "only {checked} experiment files found");
 }
 
 #[test]
