@@ -91,6 +91,10 @@ enum Command {
         /// The replication number.
         #[arg(long)]
         rep: u64,
+        /// Also print (to stderr) the 0-1 loss of the true direction u* on the same data: a
+        /// sign fit with a higher loss01 missed the 0-1 minimum.
+        #[arg(long)]
+        truth: bool,
     },
     /// Population targets (SPEC §4) of every DGP of an experiment: bt's and sign's limits and
     /// their bias from u*, with numerical errors. Writes targets.csv.
@@ -244,8 +248,15 @@ fn run(cmd: Command) -> Result<(), CliError> {
             experiment,
             cell,
             rep,
+            truth,
         } => {
             print!("{}", signest::sweep::replay(&experiment, &cell, rep)?);
+            if truth {
+                eprintln!(
+                    "loss01 at u*: {}",
+                    signest::sweep::truth_loss01(&experiment, &cell, rep)?
+                );
+            }
         }
         Command::Targets { experiment, out } => {
             print!("{}", signest::theory::targets(&experiment, out)?);

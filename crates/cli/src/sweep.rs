@@ -57,6 +57,15 @@ pub fn run(
     Ok(())
 }
 
+/// The 0-1 loss of u* on one unit's data (`replay --truth`).
+pub fn truth_loss01(path: &Path, cell: &str, rep: u64) -> Result<f64, CliError> {
+    let exp = load(path)?;
+    let c = exp
+        .cell(cell)
+        .ok_or_else(|| CliError::input(format!("no cell '{cell}' in {}", path.display())))?;
+    signest_sweep::truth_loss01(&exp, c, rep).map_err(cli)
+}
+
 /// The CSV text (header and rows) of one replayed unit, as in runs.csv.
 pub fn replay(path: &Path, cell: &str, rep: u64) -> Result<String, CliError> {
     let exp = load(path)?;

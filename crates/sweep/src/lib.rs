@@ -16,4 +16,4 @@ pub mod run;
 
 pub use config::{ConfigError, Experiment, VerifySpec};
 pub use output::{Row, SummaryRow};
-pub use run::{RunError, RunOptions, Shard, run, run_unit, run_unit_from};
+pub use run::{RunError, RunOptions, Shard, run, run_unit, run_unit_from, truth_loss01};

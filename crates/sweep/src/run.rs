@@ -149,6 +149,16 @@ pub fn run_unit_from(
     ))
 }
 
+/// The training 0-1 loss (weighted fraction, SPEC §3) of the true direction u* on the unit's
+/// own data set. A sign fit whose `loss01` is above this did not find the 0-1 minimum (u* is a
+/// feasible point): an audit of heuristic solvers that needs no exact solver.
+pub fn truth_loss01(exp: &Experiment, cell: &Cell, rep: u64) -> Result<f64, RunError> {
+    let plan = plan_cell(exp, cell)?;
+    let mut rng = stream(exp.seed, &cell.key, rep);
+    let data = plan.dgp.sample(exp.design(cell), &mut rng);
+    Ok(loss01(&data, &plan.u_star).weighted_fraction())
+}
+
 pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
     let mut rng = stream(exp.seed, &cell.key, rep);
     let t = Instant::now();

@@ -476,3 +476,32 @@ name = "peruser"
         "{e}"
     );
 }
+
+/// `truth_loss01` (the `replay --truth` audit) evaluates u* on the unit's own data: the
+/// certified exact sign optimum can never be above it (u* is feasible), and in the
+/// heterogeneous cells u* is strictly worse than the optimum in some replication (it is not
+/// the in-sample minimiser); every value is a proper fraction.
+#[test]
+fn truth_loss_bounds_the_exact_sign_optimum() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let mut strictly_better = 0;
+    for cell in &exp.cells {
+        for rep in 0..exp.replications {
+            let t = signest_sweep::truth_loss01(&exp, cell, rep).unwrap();
+            assert!(t > 0.0 && t < 1.0, "{t}");
+            let rows = run_unit(&exp, cell, rep).unwrap();
+            let s = rows
+                .iter()
+                .find(|r| r.estimator.starts_with("sign"))
+                .unwrap();
+            if s.certified {
+                let l = s.loss01.unwrap();
+                assert!(l <= t + 1e-12, "{}: exact {l} above u*'s {t}", cell.key);
+                if l < t - 1e-12 {
+                    strictly_better += 1;
+                }
+            }
+        }
+    }
+    assert!(strictly_better > 0);
+}
