@@ -72,6 +72,11 @@ enum Command {
         /// Finish an interrupted run in --out.
         #[arg(long)]
         resume: bool,
+        /// Take over every unit (cell, replication) that this finished or interrupted results
+        /// directory already holds (e.g. after raising replications or adding grid points);
+        /// three reused units are recomputed first and must match. --out must be new.
+        #[arg(long)]
+        reuse: Option<PathBuf>,
     },
     /// Merge the output directories of the shards of one experiment.
     Merge {
@@ -230,8 +235,16 @@ fn run(cmd: Command) -> Result<(), CliError> {
             threads,
             shard,
             resume,
+            reuse,
         } => {
-            signest::sweep::run(&experiment, out, threads, shard.as_deref(), resume)?;
+            signest::sweep::run(
+                &experiment,
+                out,
+                threads,
+                shard.as_deref(),
+                resume,
+                reuse.as_deref(),
+            )?;
         }
         Command::Merge { dirs, out } => {
             let n = signest_sweep::merge::merge(&dirs, &out).map_err(|e| CliError {

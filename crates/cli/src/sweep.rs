@@ -22,10 +22,28 @@ pub fn run(
     threads: Option<usize>,
     shard: Option<&str>,
     resume: bool,
+    reuse: Option<&Path>,
 ) -> Result<(), CliError> {
     let exp = load(path)?;
     let shard = shard.map(Shard::parse).transpose().map_err(cli)?;
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    let mut resume = resume;
+    if let Some(old) = reuse {
+        if shard.is_some() {
+            return Err(CliError::input(
+                "--reuse and --shard together are not supported: reuse into one directory, then shard nothing".to_string(),
+            ));
+        }
+        let r = signest_sweep::reuse_from(&exp, old, &out, 3).map_err(cli)?;
+        eprintln!(
+            "{}: reusing {} units from {} ({} recomputed and identical)",
+            exp.name,
+            r.units_reused,
+            old.display(),
+            r.units_checked
+        );
+        resume = true;
+    }
     let opts = RunOptions {
         out,
         threads,

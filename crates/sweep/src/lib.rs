@@ -16,4 +16,7 @@ pub mod run;
 
 pub use config::{ConfigError, Experiment, VerifySpec};
 pub use output::{Row, SummaryRow};
-pub use run::{RunError, RunOptions, Shard, run, run_unit, run_unit_from, truth_loss01};
+pub use run::{
+    ReuseReport, RunError, RunOptions, Shard, reuse_from, run, run_unit, run_unit_from,
+    truth_loss01,
+};

@@ -505,3 +505,53 @@ fn truth_loss_bounds_the_exact_sign_optimum() {
     }
     assert!(strictly_better > 0);
 }
+
+/// `--reuse`: a run with more replications and one more n, built on a smaller finished run,
+/// equals a fresh run of the larger experiment (apart from timings) and computes only the new
+/// units; an experiment whose DGP changed is refused by the recomputation check, and nothing is
+/// written.
+#[test]
+fn reuse_gives_the_fresh_results_and_refuses_a_changed_dgp() {
+    let small = SMALL.replace("replications = 6", "replications = 3");
+    let big = SMALL.replace("n = [200, 1000]", "n = [200, 500, 1000]");
+    let (old, fresh, reused) = (tmp("reuse-old"), tmp("reuse-fresh"), tmp("reuse-new"));
+    run(&Experiment::parse(&small, "s.toml").unwrap(), &opts(&old)).unwrap();
+    let bexp = Experiment::parse(&big, "b.toml").unwrap();
+    run(&bexp, &opts(&fresh)).unwrap();
+    let rep = signest_sweep::reuse_from(&bexp, &old, &reused, 3).unwrap();
+    assert_eq!(
+        rep.units_reused,
+        4 * 3,
+        "2 old n × 2 heterogeneity levels × 3 reps"
+    );
+    assert_eq!(rep.units_checked, 3);
+    let s = run(
+        &bexp,
+        &RunOptions {
+            resume: true,
+            ..opts(&reused)
+        },
+    )
+    .unwrap();
+    assert_eq!(s.units_resumed, 12);
+    for f in ["runs.csv", "summary.csv"] {
+        assert_eq!(
+            without_seconds(&fresh.join(f)),
+            without_seconds(&reused.join(f)),
+            "{f}"
+        );
+    }
+    let changed = Experiment::parse(
+        &big.replace("v = [2.0, -0.5, 1.0]", "v = [2.0, -0.4, 1.0]"),
+        "c.toml",
+    )
+    .unwrap();
+    let bad = tmp("reuse-bad");
+    let e = signest_sweep::reuse_from(&changed, &old, &bad, 3).unwrap_err();
+    assert!(
+        e.message.contains("differs from the old row"),
+        "{}",
+        e.message
+    );
+    assert!(!bad.join("progress.jsonl").exists());
+}
