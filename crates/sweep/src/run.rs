@@ -670,10 +670,10 @@ pub fn reuse_from(
     let mut taken: BTreeMap<u64, Vec<Row>> = BTreeMap::new();
     for cell in &exp.cells {
         for rep in 0..r {
-            if let Some(rows) = by_unit.remove(&(cell.key.clone(), rep)) {
-                if rows.len() == k {
-                    taken.insert(cell.index as u64 * r + rep, rows);
-                }
+            if let Some(rows) = by_unit.remove(&(cell.key.clone(), rep))
+                && rows.len() == k
+            {
+                taken.insert(cell.index as u64 * r + rep, rows);
             }
         }
     }
