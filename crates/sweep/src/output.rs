@@ -193,6 +193,8 @@ pub(crate) struct RunMeta {
     pub units_resumed: u64,
     pub fit_seconds: f64,
     pub sample_seconds: f64,
+    /// [`git_commit`] read when the run started (the code that ran, not the tree at the end).
+    pub git: serde_json::Value,
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -244,7 +246,7 @@ pub(crate) fn manifest(
         "master_seed": exp.seed,
         "replications": exp.replications,
         "cells": exp.cells.len(),
-        "git": git_commit(),
+        "git": meta.git,
         "threads": meta.threads,
         "shard": meta.shard,
         "units_total": meta.units_total,

@@ -308,6 +308,7 @@ struct UnitRecord {
 /// Runs (or resumes) an experiment into `opts.out`.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let started = std::time::SystemTime::now();
+    let git = crate::output::git_commit();
     let t0 = Instant::now();
     let dir = &opts.out;
     fs::create_dir_all(dir).map_err(|e| input(format!("cannot create {}: {e}", dir.display())))?;
@@ -492,6 +493,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         units_resumed,
         fit_seconds,
         sample_seconds,
+        git,
     };
     write_outputs(exp, dir, &rows, &meta, t_write)?;
     let _ = fs::remove_file(&progress_path);
