@@ -26,6 +26,12 @@ fit estimator="sign":
 bench:
     cargo bench -p signest-benches
 
+# Sweep speed-up from 1 to 2 threads and harness overhead (idle machine), e.g.
+# `just bench-threads experiments/paper/homogeneous.toml`.
+bench-threads exp="experiments/quickstart.toml":
+    cargo build --release --bin signest
+    scripts/thread_scaling.sh {{exp}} 2
+
 # Formatting, lints and tests: what CI checks.
 check:
     cargo fmt --all -- --check
