@@ -31,6 +31,19 @@ pub struct Row {
 }
 
 impl Row {
+    /// The rows with their timing fields (`*_seconds`) zeroed: what must agree between two
+    /// computations of the same units (threads, shards, resume, reuse, replay).
+    pub fn without_timings(rows: &[Row]) -> Vec<Row> {
+        rows.iter()
+            .cloned()
+            .map(|mut r| {
+                r.fit_seconds = 0.0;
+                r.sample_seconds = 0.0;
+                r
+            })
+            .collect()
+    }
+
     pub(crate) fn new(cell: &Cell, rep: u64, e: &EstimatorEntry) -> Row {
         Row {
             cell: cell.key.clone(),

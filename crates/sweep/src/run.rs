@@ -597,17 +597,6 @@ pub struct ReuseReport {
     pub units_checked: u64,
 }
 
-fn without_timings(rows: &[Row]) -> Vec<Row> {
-    rows.iter()
-        .cloned()
-        .map(|mut r| {
-            r.fit_seconds = 0.0;
-            r.sample_seconds = 0.0;
-            r
-        })
-        .collect()
-}
-
 /// Prepares `out` so that `run` with `resume = true` computes only the units that `old` (a
 /// finished run with runs.csv, or an interrupted one with progress.jsonl) lacks. A unit is
 /// taken over when `old` has its (cell key, replication) — so an experiment can gain
@@ -700,7 +689,7 @@ pub fn reuse_from(
         let cell = &exp.cells[(u / r) as usize];
         let plan = plan_cell(exp, cell)?;
         let fresh = unit_rows(exp, cell, u % r, &plan);
-        if without_timings(&fresh) != without_timings(&taken[&u]) {
+        if Row::without_timings(&fresh) != Row::without_timings(&taken[&u]) {
             return Err(input(format!(
                 "--reuse {}: cell {} replication {} recomputed differs from the old row: the experiments differ in more than the grid and the replications (DGP, test set or estimator settings); nothing reused",
                 old.display(),

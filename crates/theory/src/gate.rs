@@ -78,20 +78,9 @@ pub struct GateRun {
     pub replays: Vec<(String, u64, bool)>,
 }
 
-fn without_seconds(rows: &[Row]) -> Vec<Row> {
-    rows.iter()
-        .cloned()
-        .map(|mut r| {
-            r.fit_seconds = 0.0;
-            r.sample_seconds = 0.0;
-            r
-        })
-        .collect()
-}
-
 /// FNV-1a-64 (hex) of the rows' CSV with the timing columns zeroed.
 pub fn runs_hash(rows: &[Row]) -> String {
-    let bytes = csv_text(&without_seconds(rows)).unwrap_or_default();
+    let bytes = csv_text(&Row::without_timings(rows)).unwrap_or_default();
     format!("{:016x}", signest_core::seed::fnv1a64(&bytes))
 }
 
@@ -141,7 +130,7 @@ pub fn execute(
         replays.push((
             c.key.clone(),
             k,
-            without_seconds(&again) == without_seconds(&orig),
+            Row::without_timings(&again) == Row::without_timings(&orig),
         ));
     }
     Ok(GateRun {
