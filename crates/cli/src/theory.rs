@@ -142,12 +142,12 @@ pub fn report(dir: &Path, formats: &str) -> Result<String, CliError> {
             CliError::input(format!("--format: expected png, svg or png,svg, got '{s}'"))
         })?);
     }
-    if !signest_report::collection::members(dir).is_empty() {
+    let members = signest_report::collection::members(dir).len();
+    if members > 0 {
         signest_report::collection::collection_report(dir).map_err(cli)?;
         return Ok(format!(
-            "report: {}/report.md (headline table of {} results directories)\n",
-            dir.display(),
-            signest_report::collection::members(dir).len()
+            "report: {}/report.md (headline table of {members} results directories)\n",
+            dir.display()
         ));
     }
     let figs = signest_report::report(dir, &f).map_err(cli)?;

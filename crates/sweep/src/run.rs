@@ -154,15 +154,19 @@ pub fn run_unit_from(
 /// feasible point): an audit of heuristic solvers that needs no exact solver.
 pub fn truth_loss01(exp: &Experiment, cell: &Cell, rep: u64) -> Result<f64, RunError> {
     let plan = plan_cell(exp, cell)?;
-    let mut rng = stream(exp.seed, &cell.key, rep);
-    let data = plan.dgp.sample(exp.design(cell), &mut rng);
+    let data = unit_data(exp, cell, rep, &plan);
     Ok(loss01(&data, &plan.u_star).weighted_fraction())
 }
 
-pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
+/// The unit's data set, drawn from its own stream `(seed, cell key, rep)` (SPEC §7).
+fn unit_data(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Comparisons {
     let mut rng = stream(exp.seed, &cell.key, rep);
+    plan.dgp.sample(exp.design(cell), &mut rng)
+}
+
+pub(crate) fn unit_rows(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Vec<Row> {
     let t = Instant::now();
-    let data = plan.dgp.sample(exp.design(cell), &mut rng);
+    let data = unit_data(exp, cell, rep, plan);
     let sample_seconds = t.elapsed().as_secs_f64();
     fit_rows(exp, cell, rep, plan, &data, sample_seconds)
 }
