@@ -27,7 +27,10 @@ for f in ("runs.csv", "summary.csv"):
 m1 = json.load(open(f"{tmp}/t1/manifest.json"))
 mn = json.load(open(f"{tmp}/tn/manifest.json"))
 w1, wn = m1["stages_seconds"]["total"], mn["stages_seconds"]["total"]
-print(f"{m1['experiment']['name']}: 1 thread {w1:.1f} s (overhead {100*m1['harness_overhead_fraction']:.2f}%), "
-      f"{n} threads {wn:.1f} s (overhead {100*mn['harness_overhead_fraction']:.2f}%), speed-up {w1/wn:.2f}x; "
+def oh(m):  # null when fits ran in parallel inside (see docs/experiments.md)
+    f = m["harness_overhead_fraction"]
+    return "n/a: fits parallel inside" if f is None else f"{100 * f:.2f}%"
+print(f"{m1['experiment']['name']}: 1 thread {w1:.1f} s (overhead {oh(m1)}), "
+      f"{n} threads {wn:.1f} s (overhead {oh(mn)}), speed-up {w1/wn:.2f}x; "
       f"results identical apart from *_seconds")
 PY

@@ -206,6 +206,11 @@ pub(crate) struct RunMeta {
     pub units_resumed: u64,
     pub fit_seconds: f64,
     pub sample_seconds: f64,
+    /// Fit and sampling seconds of the units computed by this run (not resumed or reused).
+    pub fresh_busy_seconds: f64,
+    /// Whether some cell has enough rows for fits to run in parallel inside
+    /// ([`signest_estimator::par::PAR_MIN_ROWS`]): fit times then overlap.
+    pub inner_parallel: bool,
     /// [`git_commit`] read when the run started (the code that ran, not the tree at the end).
     pub git: serde_json::Value,
 }
@@ -245,6 +250,13 @@ fn memory_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// See the `harness_overhead_fraction` key of [`manifest`].
+fn overhead_fraction(meta: &RunMeta, wall: f64) -> Option<f64> {
+    let fresh = meta.units_this_run - meta.units_resumed;
+    let single = !meta.inner_parallel || meta.threads == 1;
+    (fresh > 0 && single).then(|| 1.0 - meta.fresh_busy_seconds / (meta.threads as f64 * wall))
+}
+
 pub(crate) fn manifest(
     exp: &Experiment,
     meta: &RunMeta,
@@ -271,9 +283,11 @@ pub(crate) fn manifest(
         "stages_seconds": { "plan": meta.plan_seconds, "run": meta.run_seconds, "write": write_seconds, "total": wall },
         "fit_seconds_total": meta.fit_seconds,
         "sample_seconds_total": meta.sample_seconds,
-        // Share of thread time spent neither fitting nor drawing data: scheduling, progress,
-        // durable writes, summaries.
-        "harness_overhead_fraction": 1.0 - (meta.fit_seconds + meta.sample_seconds) / (meta.threads as f64 * wall),
+        // Share of thread time spent neither fitting nor drawing data (scheduling, progress,
+        // durable writes, summaries), over the units this run computed. null when it computed
+        // none, or when fits ran in parallel inside (their times overlap, so thread time is
+        // not their sum): measure such experiments' overhead at --threads 1.
+        "harness_overhead_fraction": overhead_fraction(meta, wall),
         "extra": extra,
     })
 }
@@ -322,4 +336,40 @@ pub fn drop_seconds_columns(csv_text: &str) -> Vec<String> {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(threads: usize, resumed: u64, inner_parallel: bool) -> RunMeta {
+        RunMeta {
+            threads,
+            shard: None,
+            started: SystemTime::now(),
+            plan_seconds: 0.0,
+            run_seconds: 10.0,
+            units_total: 100,
+            units_this_run: 100,
+            units_resumed: resumed,
+            fit_seconds: 500.0, // includes resumed units: must not enter the fraction
+            sample_seconds: 1.0,
+            fresh_busy_seconds: 19.0,
+            inner_parallel,
+            git: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn overhead_counts_this_runs_units_and_is_null_when_undefined() {
+        // 2 threads × 10 s = 20 thread-seconds, 19 busy: 5% overhead.
+        let f = overhead_fraction(&meta(2, 40, false), 10.0).unwrap();
+        assert!((f - 0.05).abs() < 1e-12, "{f}");
+        // Nothing computed by this run: no overhead to report.
+        assert_eq!(overhead_fraction(&meta(2, 100, false), 10.0), None);
+        // Fits parallel inside overlap in time: undefined at 2 threads, fine at 1.
+        assert_eq!(overhead_fraction(&meta(2, 0, true), 10.0), None);
+        let f1 = overhead_fraction(&meta(1, 0, true), 20.0).unwrap();
+        assert!((f1 - 0.05).abs() < 1e-12, "{f1}");
+    }
 }
