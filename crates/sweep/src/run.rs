@@ -493,12 +493,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
             progress_path.display()
         )));
     }
-    // Busy seconds of this run's own units (each unit's sampling time sits on all its rows).
-    let fresh_busy_seconds: f64 = fresh
-        .iter()
-        .flat_map(|(_, rows)| rows)
-        .map(|r| r.fit_seconds + r.sample_seconds / exp.estimators.len() as f64)
-        .sum();
+    let k = exp.estimators.len();
+    let (fresh_fit, fresh_sample) = busy_seconds(fresh.iter().flat_map(|(_, rows)| rows), k);
     for (u, rows) in fresh {
         done.insert(u, rows);
     }
@@ -507,10 +503,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         .iter()
         .flat_map(|u| done.remove(u).expect("every unit of this shard is done"))
         .collect();
-    let fit_seconds: f64 = rows.iter().map(|r| r.fit_seconds).sum();
-    // Every row of a unit carries the unit's sampling time: count it once per unit.
-    let sample_seconds: f64 =
-        rows.iter().map(|r| r.sample_seconds).sum::<f64>() / exp.estimators.len() as f64;
+    let (fit_seconds, sample_seconds) = busy_seconds(&rows, k);
     let meta = crate::output::RunMeta {
         threads,
         shard: opts.shard,
@@ -522,7 +515,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         units_resumed,
         fit_seconds,
         sample_seconds,
-        fresh_busy_seconds,
+        fresh_busy_seconds: fresh_fit + fresh_sample,
         inner_parallel: exp
             .cells
             .iter()
@@ -539,6 +532,15 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         wall_seconds: t0.elapsed().as_secs_f64(),
         fit_seconds,
     })
+}
+
+/// Total fit seconds and sampling seconds of `rows` from units of `k` estimators each. Every
+/// row of a unit carries the unit's sampling time, so it is counted once per unit.
+fn busy_seconds<'a>(rows: impl IntoIterator<Item = &'a Row>, k: usize) -> (f64, f64) {
+    let (fit, sample) = rows.into_iter().fold((0.0, 0.0), |(f, s), r| {
+        (f + r.fit_seconds, s + r.sample_seconds)
+    });
+    (fit, sample / k as f64)
 }
 
 /// Writes a file so that it is either complete or absent: temp file, fsync, rename.

@@ -171,6 +171,13 @@ pub struct Interval {
     pub hi: f64,
 }
 
+impl Interval {
+    /// Whether `x` lies in [lo, hi].
+    pub fn contains(&self, x: f64) -> bool {
+        self.lo <= x && x <= self.hi
+    }
+}
+
 /// Bootstrap settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bootstrap {

@@ -164,9 +164,8 @@ pub const RATE_MARGIN: f64 = 0.05;
 /// leaves the margin, so under a true slope inside the margin the false-fail rate is ≤ 5%.
 pub fn cube_root_rate(r: &Interval) -> bool {
     let third = -1.0 / 3.0;
-    let contains = r.lo <= third && third <= r.hi;
     let inside = r.lo >= third - RATE_MARGIN && r.hi <= third + RATE_MARGIN;
-    r.hi < 0.0 && (contains || inside)
+    r.hi < 0.0 && (r.contains(third) || inside)
 }
 
 /// C2 for sign: the error still falls over the three largest n (slope CI below 0). An error
@@ -320,7 +319,7 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
                     scope_rate.clone(),
                     "slope of log mean error on log n",
                     r,
-                    "CI below 0, and containing -1/3 or inside -1/3 ± 0.05",
+                    &format!("CI below 0, and containing -1/3 or inside -1/3 ± {RATE_MARGIN}"),
                     pass,
                     format!(
                         "sign's error falls like n^{:.3} (95% CI {:.3} to {:.3}); n^(-1/3) {}",
@@ -328,11 +327,13 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
                         r.lo,
                         r.hi,
                         if !pass {
-                            "is not consistent with it"
-                        } else if r.lo <= -1.0 / 3.0 && -1.0 / 3.0 <= r.hi {
-                            "is consistent with it"
+                            "is not consistent with it".to_string()
+                        } else if r.contains(-1.0 / 3.0) {
+                            "is consistent with it".to_string()
                         } else {
-                            "is not in the CI, but the CI is within the ±0.05 margin"
+                            format!(
+                                "is not in the CI, but the CI is within the ±{RATE_MARGIN} margin"
+                            )
                         }
                     ),
                 );
@@ -395,40 +396,38 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
                 let contains = |t: &TargetRow| {
                     p.lo - 3.0 * t.error_deg <= t.bias_deg && t.bias_deg <= p.hi + 3.0 * t.error_deg
                 };
-                let (pass, threshold, reason) = {
-                    let excl = p.lo > 0.0;
-                    match t {
-                        Some(t) => (
-                            excl && contains(t),
-                            "CI excludes 0 and contains the bt target's bias",
-                            format!(
-                                "plateau {} vs target bias {:.3}° ± {:.1e}: {}",
-                                fmt_ci(&p),
-                                t.bias_deg,
-                                t.error_deg,
-                                if excl && contains(t) {
-                                    "inconsistent, converging to its biased target"
-                                } else if excl {
-                                    "inconsistent, but the plateau disagrees with the target"
-                                } else {
-                                    "not shown inconsistent"
-                                }
-                            ),
+                let excl = p.lo > 0.0;
+                let (pass, threshold, reason) = match t {
+                    Some(t) => (
+                        excl && contains(t),
+                        "CI excludes 0 and contains the bt target's bias",
+                        format!(
+                            "plateau {} vs target bias {:.3}° ± {:.1e}: {}",
+                            fmt_ci(&p),
+                            t.bias_deg,
+                            t.error_deg,
+                            if excl && contains(t) {
+                                "inconsistent, converging to its biased target"
+                            } else if excl {
+                                "inconsistent, but the plateau disagrees with the target"
+                            } else {
+                                "not shown inconsistent"
+                            }
                         ),
-                        None => (
-                            excl,
-                            "CI excludes 0",
-                            format!(
-                                "plateau {}: {}",
-                                fmt_ci(&p),
-                                if excl {
-                                    "inconsistent"
-                                } else {
-                                    "not shown inconsistent"
-                                }
-                            ),
+                    ),
+                    None => (
+                        excl,
+                        "CI excludes 0",
+                        format!(
+                            "plateau {}: {}",
+                            fmt_ci(&p),
+                            if excl {
+                                "inconsistent"
+                            } else {
+                                "not shown inconsistent"
+                            }
                         ),
-                    }
+                    ),
                 };
                 push(
                     "C2",
@@ -445,7 +444,7 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
         if s.heterogeneity == 0.0 {
             for b in &bts {
                 let r = stats::rate(&rc, b, &boot, &tag("rate", b));
-                let pass = r.lo <= -0.5 && -0.5 <= r.hi;
+                let pass = r.contains(-0.5);
                 push(
                     "C4",
                     b,
@@ -527,7 +526,7 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
                         stats::bootstrap(&[c], &boot, &tag(&format!("{e}/{b}/reduction")), |idx| {
                             1.0 - c.resampled_mean(e, &idx[0]) / c.resampled_mean(b, &idx[0])
                         });
-                    let pass = red.lo <= 0.35 && 0.35 <= red.hi;
+                    let pass = red.contains(0.35);
                     push(
                         "C6",
                         &format!("{e} vs {b}"),
