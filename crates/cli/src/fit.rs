@@ -3,7 +3,7 @@
 use crate::CliError;
 use signest_core::Standardization;
 use signest_core::metrics::loss01;
-use signest_estimator::{AnyEstimator, Estimator, Fit, NameError, NamedOptions};
+use signest_estimator::{Fit, NameError, NamedOptions, Registry, SharedEstimator};
 use std::path::PathBuf;
 
 /// Settings of `signest fit`.
@@ -53,22 +53,41 @@ pub struct FitOutput {
     pub standardization: Option<Standardization>,
 }
 
-/// Builds the estimator named on the command line.
-pub fn estimator_from_args(args: &FitArgs) -> Result<AnyEstimator, CliError> {
+/// Builds the estimator named on the command line (from the registry). `--seed` has a
+/// default, so it is passed only to solvers that take a seed.
+pub fn estimator_from_args(args: &FitArgs) -> Result<SharedEstimator, CliError> {
+    let reg = Registry::builtin();
+    let takes_seed = reg.get(&args.estimator).is_some_and(|k| {
+        let s = match &args.solver {
+            Some(s) => k.solver(s),
+            None => Some(k.default_solver()),
+        };
+        s.is_some_and(|s| s.settings.contains(&"seed"))
+    });
     let opts = NamedOptions {
         solver: args.solver.clone(),
         max_nodes: args.max_nodes,
         time_limit_seconds: args.time_limit,
-        seed: Some(args.seed),
+        seed: takes_seed.then_some(args.seed),
         ..NamedOptions::default()
     };
-    AnyEstimator::from_name(&args.estimator, &opts)
-        .map(|(e, _)| e)
+    reg.build(&args.estimator, &opts)
+        .map(|b| b.estimator)
         .map_err(|e| {
-            CliError::input(match e {
-                NameError::UnknownEstimator(_) => format!("--estimator: {e}"),
-                NameError::UnknownSolver(_) | NameError::SolverNotApplicable(_) => {
-                    format!("--solver: {e}")
+            CliError::input(match &e {
+                NameError::UnknownEstimator { .. } => format!("--estimator: {e}"),
+                NameError::UnknownSolver { .. } => format!("--solver: {e}"),
+                NameError::NotApplicable { key, .. } => {
+                    let flag = match *key {
+                        "max_nodes" => "--max-nodes",
+                        "time_limit_seconds" => "--time-limit",
+                        "seed" => "--seed",
+                        other => other,
+                    };
+                    format!("{flag}: {e}")
+                }
+                NameError::BadSetting(m) if m.starts_with("max_nodes") => {
+                    format!("--max-nodes: {e}")
                 }
                 NameError::BadSetting(_) => format!("--time-limit: {e}"),
             })

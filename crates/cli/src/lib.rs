@@ -34,3 +34,36 @@ impl fmt::Display for CliError {
     }
 }
 impl std::error::Error for CliError {}
+
+impl From<signest_sweep::SweepError> for CliError {
+    fn from(e: signest_sweep::SweepError) -> Self {
+        CliError {
+            code: if e.is_input() { 2 } else { 1 },
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<signest_theory::TheoryError> for CliError {
+    fn from(e: signest_theory::TheoryError) -> Self {
+        CliError {
+            code: if e.is_input() { 2 } else { 1 },
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<signest_report::ReportError> for CliError {
+    fn from(e: signest_report::ReportError) -> Self {
+        CliError {
+            code: if e.is_input() { 2 } else { 1 },
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<signest_core::spec::SpecError> for CliError {
+    fn from(e: signest_core::spec::SpecError) -> Self {
+        CliError::input(e.to_string())
+    }
+}

@@ -247,10 +247,7 @@ fn run(cmd: Command) -> Result<(), CliError> {
             )?;
         }
         Command::Merge { dirs, out } => {
-            let n = signest_sweep::merge::merge(&dirs, &out).map_err(|e| CliError {
-                code: e.code,
-                message: e.message,
-            })?;
+            let n = signest_sweep::merge::merge(&dirs, &out)?;
             println!(
                 "merged {} shard directories ({n} rows) into {}",
                 dirs.len(),

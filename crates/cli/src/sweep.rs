@@ -1,18 +1,15 @@
 //! `signest run`, `signest replay`: thin wrappers over `signest-sweep`.
 
 use crate::CliError;
-use signest_sweep::{Experiment, RunError, RunOptions, Shard};
+use signest_sweep::{Experiment, RunOptions, Shard};
 use std::path::{Path, PathBuf};
 
-fn cli(e: RunError) -> CliError {
-    CliError {
-        code: e.code,
-        message: e.message,
-    }
-}
-
+/// Reads, validates and resolves an experiment file, `[verify]` section included (it is
+/// signest-theory's, checked here so that a bad one fails before any work).
 fn load(path: &Path) -> Result<Experiment, CliError> {
-    Experiment::from_file(path).map_err(|e| CliError::input(e.to_string()))
+    let exp = Experiment::from_file(path)?;
+    signest_theory::VerifySpec::parse(&exp.text, &exp.file)?;
+    Ok(exp)
 }
 
 /// Runs an experiment and prints where the results are and a short summary table.
@@ -25,7 +22,7 @@ pub fn run(
     reuse: Option<&Path>,
 ) -> Result<(), CliError> {
     let exp = load(path)?;
-    let shard = shard.map(Shard::parse).transpose().map_err(cli)?;
+    let shard = shard.map(Shard::parse).transpose()?;
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
     let mut resume = resume;
     if let Some(old) = reuse {
@@ -34,7 +31,7 @@ pub fn run(
                 "--reuse and --shard together are not supported: reuse into one directory, then shard nothing".to_string(),
             ));
         }
-        let r = signest_sweep::reuse_from(&exp, old, &out, 3).map_err(cli)?;
+        let r = signest_sweep::reuse_from(&exp, old, &out, 3)?;
         eprintln!(
             "{}: reusing {} units from {} ({} recomputed and identical)",
             exp.name,
@@ -51,18 +48,17 @@ pub fn run(
         resume,
         progress: true,
     };
-    let s = signest_sweep::run(&exp, &opts).map_err(cli)?;
+    let s = signest_sweep::run(&exp, &opts)?;
     println!(
         "{}: {} work units ({} resumed) in {:.1} s; fits took {:.1} s of CPU time",
         exp.name, s.units_done, s.units_resumed, s.wall_seconds, s.fit_seconds
     );
-    let summary = std::fs::read_to_string(s.out.join("summary.csv")).unwrap_or_default();
-    let mut rdr = csv::Reader::from_reader(summary.as_bytes());
+    let summary = signest_sweep::ResultsDir::new(&s.out).summary()?;
     println!(
         "{:<44} {:<14} {:>26}",
         "cell", "estimator", "mean angular error (deg)"
     );
-    for r in rdr.deserialize::<signest_sweep::SummaryRow>().flatten() {
+    for r in summary {
         println!(
             "{:<44} {:<14} {:>14.3} ± {:.3} (MCSE)",
             r.cell, r.estimator, r.mean_angular_error_deg, r.mcse_angular_error_deg
@@ -81,7 +77,7 @@ pub fn truth_loss01(path: &Path, cell: &str, rep: u64) -> Result<f64, CliError> 
     let c = exp
         .cell(cell)
         .ok_or_else(|| CliError::input(format!("no cell '{cell}' in {}", path.display())))?;
-    signest_sweep::truth_loss01(&exp, c, rep).map_err(cli)
+    Ok(signest_sweep::truth_loss01(&exp, c, rep)?)
 }
 
 /// The CSV text (header and rows) of one replayed unit, as in runs.csv.
@@ -104,7 +100,7 @@ pub fn replay(path: &Path, cell: &str, rep: u64) -> Result<String, CliError> {
             exp.replications
         )));
     }
-    let rows = signest_sweep::run_unit(&exp, c, rep).map_err(cli)?;
+    let rows = signest_sweep::run_unit(&exp, c, rep)?;
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in &rows {
         w.serialize(r).map_err(|e| CliError {

@@ -1,23 +1,15 @@
 //! `signest targets`, `signest verify`, `signest check`: thin wrappers over `signest-theory`.
 
 use crate::CliError;
-use signest_sweep::Experiment;
-use signest_theory::files::TheoryError;
+use signest_theory::Study;
 use std::path::{Path, PathBuf};
-
-fn cli(e: TheoryError) -> CliError {
-    CliError {
-        code: e.code,
-        message: e.message,
-    }
-}
 
 /// Computes population targets of every DGP of an experiment into `out/targets.csv` (default
 /// `results/<name>/`) and prints them.
 pub fn targets(path: &Path, out: Option<PathBuf>) -> Result<String, CliError> {
-    let exp = Experiment::from_file(path).map_err(|e| CliError::input(e.to_string()))?;
+    let exp = Study::from_file(path)?;
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
-    let t = signest_theory::files::write_targets(&exp, &out).map_err(cli)?;
+    let t = signest_theory::files::write_targets(&exp, &out)?;
     let mut s = format!(
         "{:<40} {:<6} {:<11} {:>12} {:>10}\n",
         "dgp", "est", "method", "bias (deg)", "± error"
@@ -34,7 +26,7 @@ pub fn targets(path: &Path, out: Option<PathBuf>) -> Result<String, CliError> {
 
 /// Writes verdicts for a results directory; errors (exit 1) when an expected claim fails.
 pub fn verify(dir: &Path, experiment: Option<&Path>) -> Result<String, CliError> {
-    let o = signest_theory::files::verify_dir(dir, experiment).map_err(cli)?;
+    let o = signest_theory::files::verify_dir(dir, experiment)?;
     let mut s = String::new();
     for v in &o.verdicts {
         s += &format!(
@@ -93,7 +85,7 @@ pub fn check(
     update: bool,
     threads: Option<usize>,
 ) -> Result<String, CliError> {
-    let o = signest_theory::gate::check(experiment, baseline, out, update, threads).map_err(cli)?;
+    let o = signest_theory::gate::check(experiment, baseline, out, update, threads)?;
     let passed = o.items.iter().filter(|i| i.pass).count();
     let failed = o.items.len() - passed;
     let mut s = format!(
@@ -144,13 +136,13 @@ pub fn report(dir: &Path, formats: &str) -> Result<String, CliError> {
     }
     let members = signest_report::collection::members(dir).len();
     if members > 0 {
-        signest_report::collection::collection_report(dir).map_err(cli)?;
+        signest_report::collection::collection_report(dir)?;
         return Ok(format!(
             "report: {}/report.md (headline table of {members} results directories)\n",
             dir.display()
         ));
     }
-    let figs = signest_report::report(dir, &f).map_err(cli)?;
+    let figs = signest_report::report(dir, &f)?;
     let mut s = String::new();
     for fig in &figs {
         s += &format!("{:<28} {}\n", fig.stem, fig.files.join(", "));
@@ -173,7 +165,7 @@ pub fn realdata(
     ratio: Option<&str>,
     time_limit: f64,
 ) -> Result<String, CliError> {
-    use signest_estimator::{AnyEstimator, NamedOptions};
+    use signest_estimator::{NamedOptions, Registry, SharedEstimator};
     use signest_theory::realdata;
     let csv = signest_io::read_comparisons_csv(data).map_err(|e| CliError::input(e.to_string()))?;
     let names = csv.data.feature_names().to_vec();
@@ -205,19 +197,26 @@ pub fn realdata(
             }
         }
     };
-    let mut ests: Vec<(String, AnyEstimator)> = Vec::new();
+    let mut ests: Vec<(String, SharedEstimator)> = Vec::new();
+    let reg = Registry::builtin();
     let has_ids = csv.data.respondents().is_some();
-    for name in ["bt", "sign", "hinge", "em", "peruser"] {
-        if !has_ids && (name == "em" || name == "peruser") {
+    for kind in reg.kinds() {
+        if kind.needs_panel && !has_ids {
             continue;
         }
+        let name = kind.name;
+        let takes_time = kind
+            .default_solver()
+            .settings
+            .contains(&"time_limit_seconds");
         let opts = NamedOptions {
-            time_limit_seconds: (name == "sign").then_some(time_limit),
+            time_limit_seconds: takes_time.then_some(time_limit),
             ..NamedOptions::default()
         };
-        let (e, _) = AnyEstimator::from_name(name, &opts)
+        let e = reg
+            .build(name, &opts)
             .map_err(|e| CliError::input(format!("--time-limit: {e}")))?;
-        ests.push((name.to_string(), e));
+        ests.push((name.to_string(), e.estimator));
     }
     let fits: Vec<realdata::RealFit> = realdata::fit_all(&csv.data, &ests)
         .into_iter()
@@ -232,10 +231,8 @@ pub fn realdata(
     std::fs::create_dir_all(out)
         .map_err(|e| CliError::input(format!("cannot create {}: {e}", out.display())))?;
     let write = |name: &str, text: String| {
-        signest_sweep::run::write_atomic(&out.join(name), text.as_bytes()).map_err(|e| CliError {
-            code: 1,
-            message: e.message,
-        })
+        signest_sweep::results::write_atomic(&out.join(name), text.as_bytes())
+            .map_err(CliError::from)
     };
     let mut f = format!("estimator,status,train_accuracy,{}", names.join(","));
     if let Some((_, _, _, r)) = &ratio {

@@ -192,7 +192,7 @@ fn bad_input_exits_2_naming_file_line_and_column() {
             "--solver",
             "exact",
         ],
-        "--solver: a solver applies to the sign estimator only",
+        "--solver: bt has one solver (newton), got 'exact'",
     );
     assert_input_error(
         &["fit", "--data", "/no/such/file.csv", "--estimator", "bt"],

@@ -7,6 +7,7 @@
 //! - [`seed`]: the reproducibility contract of SPEC §7 (one ChaCha stream per
 //!   (master seed, cell key, replication)).
 //! - [`metrics`]: angular error, disagreement, 0-1 loss (SPEC §3).
+//! - [`spec`]: the error every section of an experiment file reports with (FILE:LINE: KEY).
 //! - [`linalg`]: the handful of small dense-vector helpers every crate needs.
 //!
 //! Data flow in the workspace is one way: config → DGP (`signest-sim`) → [`Comparisons`] →
@@ -17,5 +18,6 @@ pub mod data;
 pub mod linalg;
 pub mod metrics;
 pub mod seed;
+pub mod spec;
 
 pub use data::{Comparisons, DataError, Standardization};

@@ -2,10 +2,14 @@
 
 use crate::numeric::{sigmoid, softplus};
 use crate::par::{add_into, map_reduce};
+use crate::registry::{
+    EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind, ridge_at_least,
+};
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
 use nalgebra::{DMatrix, DVector};
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, norm};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Minimises `Σ w_i log(1 + exp(−y_i θ'z_i)) + (ridge/2)|θ|²` by Newton's method with an
@@ -345,4 +349,25 @@ impl Estimator for Bt {
 /// [`Comparisons::signed_rows`]): one pass over the data. For tests, diagnostics and benches.
 pub fn bt_gradient(x: &[f64], w: Option<&[f64]>, d: usize, theta: &[f64], ridge: f64) -> Vec<f64> {
     evaluate(x, w, d, theta, ridge, false).grad
+}
+
+/// The registry entry of `bt` (see [`crate::registry`]).
+pub const KIND: EstimatorKind = EstimatorKind {
+    name: "bt",
+    family: Family::Bt,
+    solvers: &[SolverKind {
+        name: "newton",
+        settings: &["ridge"],
+        guarantee: "relative gradient norm < 1e-10; separable data detected and reported, direction from a tiny ridge",
+        colour: [0, 114, 178],
+    }],
+    needs_panel: false,
+    build,
+};
+
+fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+    Ok(Arc::new(Bt {
+        ridge: ridge_at_least(o, 0.0, false)?,
+        ..Bt::default()
+    }))
 }

@@ -1,9 +1,11 @@
 //! `hinge`: the convex hinge surrogate, solved in the dual.
 
+use crate::registry::{EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind};
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
 use rand::seq::SliceRandom;
 use signest_core::Comparisons;
 use signest_core::linalg::{axpy, dot};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Minimises `½|θ|² + C Σ w_i max(0, 1 − y_i θ'z_i)` by dual coordinate descent
@@ -132,4 +134,31 @@ fn relative_gap(x: &[f64], d: usize, upper: &[f64], alpha: &[f64], theta: &[f64]
     let primal = half_sq + hinge_sum;
     let dual = alpha.iter().sum::<f64>() - half_sq;
     (primal, (primal - dual) / primal.abs().max(1.0))
+}
+
+/// The registry entry of `hinge` (see [`crate::registry`]).
+pub const KIND: EstimatorKind = EstimatorKind {
+    name: "hinge",
+    family: Family::Surrogate,
+    solvers: &[SolverKind {
+        name: "dual_cd",
+        settings: &["c"],
+        guarantee: "relative duality gap < 1e-5 (reported)",
+        colour: [0, 158, 115],
+    }],
+    needs_panel: false,
+    build,
+};
+
+fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+    let c = o.c.unwrap_or(Hinge::default().c);
+    if !(c.is_finite() && c > 0.0 && c <= 1e12) {
+        return Err(format!(
+            "c must be a finite number > 0 and at most 1e12, got {c}"
+        ));
+    }
+    Ok(Arc::new(Hinge {
+        c,
+        ..Hinge::default()
+    }))
 }

@@ -12,6 +12,9 @@
 //! | [`Sign`] `smooth` | annealed smoothed 0-1 loss + 0-1 polish | heuristic (reports the achieved 0-1 loss) |
 //! | [`Hinge`] | dual coordinate descent | converged to a relative duality gap, reported |
 //!
+//! Each estimator is registered once ([`registry`]): its family, solvers, settings and
+//! colour are looked up there by every other crate.
+//!
 //! Estimators see data only through [`signest_core::Comparisons`]; they know nothing of how it
 //! was generated. Every estimator depends on the data only through the signed rows
 //! `x_i = y_i z_i` and the weights, so swapping the alternatives of a pair and flipping its
@@ -22,12 +25,18 @@ mod hinge;
 pub mod numeric;
 pub mod panel;
 pub mod par;
+pub mod registry;
 pub mod sign;
+pub mod spec;
 
 pub use bt::{Bt, bt_gradient};
 pub use hinge::Hinge;
 pub use panel::{LatentClass, PerUser};
+pub use registry::{
+    Built, EstimatorKind, Family, NameError, NamedOptions, Registry, SharedEstimator, SolverKind,
+};
 pub use sign::{ExactConfig, Sign, SignSolver, SmoothConfig};
+pub use spec::{EstimatorEntry, EstimatorSection};
 
 use signest_core::Comparisons;
 use std::fmt;
@@ -138,6 +147,12 @@ pub trait Estimator {
     fn name(&self) -> &'static str;
     /// Fits on `data`.
     fn fit(&self, data: &Comparisons) -> Result<Fit, FitError>;
+    /// Bytes this estimator allocates for a fit on n rows of dimension d, beyond the data
+    /// themselves (the sweep's memory estimate adds it before any work starts). The default,
+    /// two copies of the rows, covers the built-in convex solvers' signed rows and margins.
+    fn memory_bytes(&self, n: usize, d: usize) -> u64 {
+        2 * (n as u64) * (d as u64 + 1) * 8
+    }
 }
 
 /// Any estimator of this crate, chosen at run time (CLI, experiment files).
@@ -177,147 +192,4 @@ pub(crate) fn check_nonempty(data: &Comparisons) -> Result<(), FitError> {
         return Err(FitError::Degenerate("no rows".into()));
     }
     Ok(())
-}
-
-/// Settings that can be given by name (command-line flags, experiment files); `None` keeps
-/// the estimator's default.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct NamedOptions {
-    /// `exact` or `smooth` (sign only; default exact).
-    pub solver: Option<String>,
-    /// sign exact: branch-and-bound node budget.
-    pub max_nodes: Option<u64>,
-    /// sign exact: time budget in seconds.
-    pub time_limit_seconds: Option<f64>,
-    /// sign smooth: seed of the random starts.
-    pub seed: Option<u64>,
-    /// sign smooth: random starts besides bt and the mean signed row (default 8); em: random
-    /// starts besides the one from bt (default 4).
-    pub random_starts: Option<u32>,
-    /// em: number of latent classes (0 = choose 1..=4 by BIC; default 2).
-    pub classes: Option<usize>,
-    /// bt: ridge penalty.
-    pub ridge: Option<f64>,
-    /// hinge: C.
-    pub c: Option<f64>,
-}
-
-/// Why [`AnyEstimator::from_name`] refused; callers say where the bad value came from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NameError {
-    /// Not `bt`, `sign` or `hinge`.
-    UnknownEstimator(String),
-    /// Not `exact` or `smooth`.
-    UnknownSolver(String),
-    /// A solver was given for an estimator other than sign.
-    SolverNotApplicable(String),
-    /// A setting out of range (the message says which).
-    BadSetting(String),
-}
-
-impl fmt::Display for NameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NameError::UnknownEstimator(s) => {
-                write!(f, "expected bt, sign, hinge, em or peruser, got '{s}'")
-            }
-            NameError::UnknownSolver(s) => write!(f, "expected exact or smooth, got '{s}'"),
-            NameError::SolverNotApplicable(s) => {
-                write!(f, "a solver applies to the sign estimator only, not {s}")
-            }
-            NameError::BadSetting(s) => f.write_str(s),
-        }
-    }
-}
-
-impl AnyEstimator {
-    /// Builds an estimator from its SPEC name and named settings. Returns it with the name of
-    /// its solver (`newton`, `exact`, `smooth`, `dual_cd`).
-    pub fn from_name(
-        name: &str,
-        o: &NamedOptions,
-    ) -> Result<(AnyEstimator, &'static str), NameError> {
-        if name != "sign" && o.solver.is_some() {
-            return Err(NameError::SolverNotApplicable(name.to_string()));
-        }
-        if let Some(t) = o.time_limit_seconds
-            && !(t > 0.0 && t.is_finite())
-        {
-            return Err(NameError::BadSetting(format!(
-                "time limit must be a positive number of seconds, got {t}"
-            )));
-        }
-        Ok(match name {
-            "bt" => (
-                AnyEstimator::Bt(Bt {
-                    ridge: o.ridge.unwrap_or(0.0),
-                    ..Bt::default()
-                }),
-                "newton",
-            ),
-            "peruser" => (
-                AnyEstimator::Peruser(PerUser {
-                    ridge: o.ridge.unwrap_or(PerUser::default().ridge),
-                }),
-                "newton",
-            ),
-            "em" => {
-                let d = LatentClass::default();
-                (
-                    AnyEstimator::Em(LatentClass {
-                        classes: match o.classes {
-                            Some(0) => None,
-                            Some(k) => Some(k),
-                            None => d.classes,
-                        },
-                        random_starts: o.random_starts.unwrap_or(d.random_starts),
-                        ridge: o.ridge.unwrap_or(d.ridge),
-                        seed: o.seed.unwrap_or(d.seed),
-                        ..d
-                    }),
-                    "em",
-                )
-            }
-            "hinge" => (
-                AnyEstimator::Hinge(Hinge {
-                    c: o.c.unwrap_or(Hinge::default().c),
-                    ..Hinge::default()
-                }),
-                "dual_cd",
-            ),
-            "sign" => match o.solver.as_deref().unwrap_or("exact") {
-                "exact" => {
-                    let d = ExactConfig::default();
-                    let cfg = ExactConfig {
-                        max_nodes: o.max_nodes.unwrap_or(d.max_nodes),
-                        time_limit_seconds: o.time_limit_seconds.unwrap_or(d.time_limit_seconds),
-                        ..d
-                    };
-                    (
-                        AnyEstimator::Sign(Sign {
-                            solver: SignSolver::Exact(cfg),
-                        }),
-                        "exact",
-                    )
-                }
-                "smooth" => {
-                    let cfg = SmoothConfig {
-                        seed: o.seed.unwrap_or(0),
-                        random_starts: o
-                            .random_starts
-                            .unwrap_or(SmoothConfig::default().random_starts),
-                        ..SmoothConfig::default()
-                    };
-                    (
-                        AnyEstimator::Sign(Sign {
-                            solver: SignSolver::Smooth(cfg),
-                        }),
-                        "smooth",
-                    )
-                }
-                other => return Err(NameError::UnknownSolver(other.to_string())),
-            },
-            other => return Err(NameError::UnknownEstimator(other.to_string())),
-        })
-    }
 }

@@ -8,11 +8,15 @@
 //! ridge > 0). `em` is a local method: the penalised log-likelihood never decreases across its
 //! iterations (tested), and the best of several starts is returned — no global guarantee.
 
+use crate::registry::{
+    EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind, random_starts, ridge_at_least,
+};
 use crate::{Bt, Estimator, Fit, FitError, Status, check_nonempty, numeric::softplus};
 use rand::RngExt;
 use rayon::prelude::*;
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, normalized};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Rows of each respondent, in order of first appearance.
@@ -455,4 +459,59 @@ impl Estimator for LatentClass {
             notes,
         })
     }
+}
+
+/// The registry entry of `em` (see [`crate::registry`]).
+pub const EM_KIND: EstimatorKind = EstimatorKind {
+    name: "em",
+    family: Family::Panel,
+    solvers: &[SolverKind {
+        name: "em",
+        settings: &["classes", "random_starts", "ridge", "seed"],
+        guarantee: "local: penalised log-likelihood non-decreasing; best of several starts kept",
+        colour: [204, 121, 167],
+    }],
+    needs_panel: true,
+    build: build_em,
+};
+
+/// The registry entry of `peruser` (see [`crate::registry`]).
+pub const PERUSER_KIND: EstimatorKind = EstimatorKind {
+    name: "peruser",
+    family: Family::Panel,
+    solvers: &[SolverKind {
+        name: "newton",
+        settings: &["ridge"],
+        guarantee: "each per-respondent ridge logit exact (strictly convex), averaged",
+        colour: [86, 180, 233],
+    }],
+    needs_panel: true,
+    build: build_peruser,
+};
+
+fn build_em(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+    let d = LatentClass::default();
+    let classes = match o.classes {
+        Some(0) => None,
+        Some(k) if k <= 20 => Some(k),
+        Some(k) => {
+            return Err(format!(
+                "classes must be 0 (choose by BIC) or 1 to 20, got {k}"
+            ));
+        }
+        None => d.classes,
+    };
+    Ok(Arc::new(LatentClass {
+        classes,
+        random_starts: random_starts(o, d.random_starts)?,
+        ridge: ridge_at_least(o, d.ridge, false)?,
+        seed: o.seed.unwrap_or(d.seed),
+        ..d
+    }))
+}
+
+fn build_peruser(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+    Ok(Arc::new(PerUser {
+        ridge: ridge_at_least(o, PerUser::default().ridge, true)?,
+    }))
 }

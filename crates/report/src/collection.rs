@@ -8,16 +8,18 @@
 //! n). Then each population's symmetry report from its population targets (SPEC §4: is sign's
 //! target u*?) and its C5/C6 verdict rows, copied from `verdicts.json`.
 
+use crate::ReportError;
 use crate::Results;
-use signest_sweep::run::write_atomic;
-use signest_theory::files::TheoryError;
+use signest_estimator::Family;
+use signest_sweep::ResultsDir;
+use signest_sweep::results::{EXPERIMENT, REPORT};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The results directories directly under `dir` (those holding an `experiment.toml`), sorted;
 /// empty when `dir` is itself a results directory.
 pub fn members(dir: &Path) -> Vec<PathBuf> {
-    if dir.join("experiment.toml").exists() {
+    if dir.join(EXPERIMENT).exists() {
         return Vec::new();
     }
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -25,7 +27,7 @@ pub fn members(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && p.join("experiment.toml").exists())
+        .filter(|p| p.is_dir() && p.join(EXPERIMENT).exists())
         .collect();
     v.sort();
     v
@@ -47,21 +49,14 @@ pub fn relative_reduction(pairs: &[(f64, f64)]) -> (f64, f64) {
     (1.0 - r, var.sqrt() / (mb * k.sqrt()))
 }
 
-fn label_kind(label: &str) -> &str {
-    label.split('_').next().unwrap_or(label)
-}
-
 /// Writes `dir/report.md` for a collection; returns its text.
-pub fn collection_report(dir: &Path) -> Result<String, TheoryError> {
+pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
     let members = members(dir);
     if members.is_empty() {
-        return Err(TheoryError {
-            code: 2,
-            message: format!(
-                "{}: neither a results directory (no experiment.toml) nor a collection of them",
-                dir.display()
-            ),
-        });
+        return Err(ReportError::Input(format!(
+            "{}: neither a results directory (no experiment.toml) nor a collection of them",
+            dir.display()
+        )));
     }
     let name = dir
         .file_name()
@@ -95,8 +90,14 @@ pub fn collection_report(dir: &Path) -> Result<String, TheoryError> {
                 labels.push(r.estimator.clone());
             }
         }
-        let sign = labels.iter().find(|l| label_kind(l) == "sign").cloned();
-        let bt = labels.iter().find(|l| label_kind(l) == "bt").cloned();
+        let sign = labels
+            .iter()
+            .find(|l| res.family(l) == Some(Family::Sign))
+            .cloned();
+        let bt = labels
+            .iter()
+            .find(|l| res.family(l) == Some(Family::Bt))
+            .cloned();
         md += "| n |";
         for l in &labels {
             md += &format!(" {l} error | {l} disagr. % |");
@@ -155,7 +156,7 @@ pub fn collection_report(dir: &Path) -> Result<String, TheoryError> {
         let bias = |k: &str| {
             res.targets
                 .iter()
-                .find(|t| label_kind(&t.estimator) == k)
+                .find(|t| t.estimator == k)
                 .map(|t| (t.bias_deg, t.error_deg, t.method.clone()))
         };
         match (bias("bt"), bias("sign")) {
@@ -221,10 +222,7 @@ pub fn collection_report(dir: &Path) -> Result<String, TheoryError> {
     } else {
         md += &verdict_md;
     }
-    write_atomic(&dir.join("report.md"), md.as_bytes()).map_err(|e| TheoryError {
-        code: 1,
-        message: e.message,
-    })?;
+    ResultsDir::new(dir).write(REPORT, md.as_bytes())?;
     Ok(md)
 }
 

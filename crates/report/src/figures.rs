@@ -1,12 +1,13 @@
 //! The figures: data extraction (from summaries, verdict statistics and targets) and one
 //! generic plotting routine over PNG and SVG backends.
 
+use crate::ReportError;
 use crate::Results;
-use crate::style::{self, colour};
+use crate::style;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
-use signest_theory::files::TheoryError;
+use signest_estimator::Family;
 use signest_theory::stats;
 use signest_theory::verdict::group_key;
 use std::path::Path;
@@ -308,16 +309,13 @@ fn render<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, p: &Plot) -> Result<
     }
 }
 
-fn write(p: &Plot, dir: &Path, stem: &str, formats: &[Format]) -> Result<Vec<String>, TheoryError> {
+fn write(p: &Plot, dir: &Path, stem: &str, formats: &[Format]) -> Result<Vec<String>, ReportError> {
     style::register_font();
     let mut files = Vec::new();
     for f in formats {
         let name = format!("{stem}.{}", f.ext());
         let tmp = dir.join(format!(".{stem}.tmp.{}", f.ext()));
-        let err = |m: String| TheoryError {
-            code: 1,
-            message: format!("{name}: {m}"),
-        };
+        let err = |m: String| ReportError::Failed(format!("{name}: {m}"));
         match f {
             Format::Png => {
                 render(
@@ -352,13 +350,7 @@ fn estimators(res: &Results) -> Vec<String> {
 }
 
 fn target_bias(res: &Results, group: &str, est_label: &str) -> Option<f64> {
-    let name = res
-        .experiment
-        .estimators
-        .iter()
-        .find(|e| e.label == est_label)?
-        .name
-        .clone();
+    let name = res.target_name(est_label)?;
     res.targets
         .iter()
         .find(|t| t.group == group && t.estimator == name)
@@ -370,7 +362,7 @@ pub fn render_all(
     res: &Results,
     dir: &Path,
     formats: &[Format],
-) -> Result<Vec<Figure>, TheoryError> {
+) -> Result<Vec<Figure>, ReportError> {
     let mut out = Vec::new();
     let ests = estimators(res);
     let cells = stats::cells(&res.rows);
@@ -412,18 +404,18 @@ pub fn render_all(
             } else {
                 e.clone()
             };
-            if e.starts_with("sign") && sign_first.is_none() {
+            if res.family(e) == Some(Family::Sign) && sign_first.is_none() {
                 sign_first = pts.first().copied();
             }
             legend.push(label.clone());
-            let mut l = Line::new(label, colour(e), pts);
+            let mut l = Line::new(label, res.colour(e), pts);
             l.band = band;
             lines.push(l);
             if let Some(b) = target_bias(res, &g, e).filter(|b| *b > 0.01) {
                 let (x0, x1) = (s.cells[0].n as f64, s.cells[s.cells.len() - 1].n as f64);
                 let mut t = Line::new(
                     format!("{e} target bias {b:.2}°"),
-                    colour(e),
+                    res.colour(e),
                     vec![(x0, b), (x1, b)],
                 );
                 t.dashed = true;
@@ -509,10 +501,10 @@ pub fn render_all(
                     .iter()
                     .map(|(x, r)| (*x, r.mean_angular_error_deg))
                     .collect();
-                if e.starts_with("sign") && sign_first.is_none() {
+                if res.family(e) == Some(Family::Sign) && sign_first.is_none() {
                     sign_first = pts.first().copied();
                 }
-                let mut l = Line::new(e.clone(), colour(e), pts);
+                let mut l = Line::new(e.clone(), res.colour(e), pts);
                 l.band = rows
                     .iter()
                     .map(|(x, r)| {
@@ -543,7 +535,7 @@ pub fn render_all(
                         })
                         .collect();
                     if pts.len() == xs.len() {
-                        let mut l = Line::new(format!("{name} target bias"), colour(name), pts);
+                        let mut l = Line::new(format!("{name} target bias"), res.colour(name), pts);
                         l.dashed = true;
                         l.markers = false;
                         legend.push(l.label.clone());
@@ -639,7 +631,7 @@ pub fn render_all(
             .iter()
             .map(|r| (x(r), 100.0 * r.mean_disagreement))
             .collect();
-        let mut l = Line::new(e.clone(), colour(e), pts);
+        let mut l = Line::new(e.clone(), res.colour(e), pts);
         l.bars = rows
             .iter()
             .map(|r| {
@@ -688,7 +680,7 @@ pub fn render_all(
                 .map(|r| (r.n as f64, r.mean_fit_seconds.max(1e-6)))
                 .collect();
             legend.push(e.clone());
-            lines.push(Line::new(e.clone(), colour(e), pts));
+            lines.push(Line::new(e.clone(), res.colour(e), pts));
         }
         let plot = Plot {
             x_desc: "sample size n (comparisons)".into(),
@@ -737,7 +729,7 @@ pub fn render_all(
                 .collect();
             let label = format!("{name} target bias");
             legend.push(label.clone());
-            let mut l = Line::new(label, colour(name), pts);
+            let mut l = Line::new(label, res.colour(name), pts);
             l.dashed = true;
             lines.push(l);
         }
@@ -754,7 +746,7 @@ pub fn render_all(
                 .iter()
                 .map(|r| (r.type_weight.unwrap(), r.mean_angular_error_deg))
                 .collect();
-            let mut l = Line::new(format!("{e} mean error, n = {nmax}"), colour(e), pts);
+            let mut l = Line::new(format!("{e} mean error, n = {nmax}"), res.colour(e), pts);
             l.bars = rows
                 .iter()
                 .map(|r| {

@@ -25,86 +25,133 @@ mod style;
 
 pub use figures::{Figure, Format, render_all};
 
-use signest_sweep::{Experiment, SummaryRow};
-use signest_theory::files::{TheoryError, read_targets};
+use signest_estimator::Family;
+use signest_sweep::results::{REPORT, TARGETS, VERDICTS_MD};
+use signest_sweep::{Manifest, ResultsDir, SummaryRow, SweepError};
+use signest_theory::files::read_targets;
 use signest_theory::verdict::TargetRow;
+use signest_theory::{Study, TheoryError};
+use std::fmt;
 use std::path::Path;
+
+/// The one error type of signest-report; the CLI decides exit codes from
+/// [`ReportError::is_input`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportError {
+    /// Reading the results (or their experiment) failed.
+    Theory(TheoryError),
+    /// A figure could not be drawn or written.
+    Failed(String),
+    /// The directory is neither a results directory nor a collection of them.
+    Input(String),
+}
+
+impl ReportError {
+    pub fn is_input(&self) -> bool {
+        match self {
+            ReportError::Theory(e) => e.is_input(),
+            ReportError::Failed(_) => false,
+            ReportError::Input(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportError::Theory(e) => write!(f, "{e}"),
+            ReportError::Failed(m) | ReportError::Input(m) => f.write_str(m),
+        }
+    }
+}
+impl std::error::Error for ReportError {}
+
+impl From<TheoryError> for ReportError {
+    fn from(e: TheoryError) -> Self {
+        ReportError::Theory(e)
+    }
+}
+impl From<SweepError> for ReportError {
+    fn from(e: SweepError) -> Self {
+        ReportError::Theory(e.into())
+    }
+}
+impl From<signest_core::spec::SpecError> for ReportError {
+    fn from(e: signest_core::spec::SpecError) -> Self {
+        ReportError::Theory(e.into())
+    }
+}
 
 /// Everything a report is drawn from, read from a results directory.
 pub struct Results {
-    pub experiment: Experiment,
+    /// The experiment as run, resolved from the directory alone.
+    pub experiment: Study,
     pub summary: Vec<SummaryRow>,
     pub rows: Vec<signest_sweep::Row>,
     pub targets: Vec<TargetRow>,
     pub verdicts_md: Option<String>,
-    pub manifest: Option<serde_json::Value>,
-}
-
-fn input(m: String) -> TheoryError {
-    TheoryError {
-        code: 2,
-        message: m,
-    }
+    pub manifest: Option<Manifest>,
 }
 
 impl Results {
-    /// Reads `experiment.toml`, `runs.csv`, `summary.csv` and, when present, `targets.csv`,
-    /// `verdicts.md` and `manifest.json`.
-    pub fn load(dir: &Path) -> Result<Results, TheoryError> {
-        let need = |f: &str| {
-            let p = dir.join(f);
-            if p.exists() {
-                Ok(p)
-            } else {
-                Err(input(format!(
-                    "{}: missing {f} (is this a finished `signest run` directory?)",
-                    dir.display()
-                )))
-            }
-        };
-        let experiment =
-            Experiment::from_file(&need("experiment.toml")?).map_err(|e| input(e.to_string()))?;
-        let rows =
-            signest_sweep::output::read_runs(&need("runs.csv")?).map_err(|e| input(e.message))?;
-        let sp = need("summary.csv")?;
-        let mut r =
-            csv::Reader::from_path(&sp).map_err(|e| input(format!("{}: {e}", sp.display())))?;
-        let summary = r
-            .deserialize()
-            .collect::<Result<Vec<SummaryRow>, _>>()
-            .map_err(|e| input(format!("{}: {e}", sp.display())))?;
-        let tp = dir.join("targets.csv");
-        let targets = if tp.exists() {
-            read_targets(&tp)?
+    /// Reads the directory (see [`signest_sweep::results`]): experiment.toml (and the
+    /// resolved persona panel), runs.csv, summary.csv, manifest.json and, when present,
+    /// targets.csv and verdicts.md. Nothing outside the directory is read.
+    pub fn load(dir: &Path) -> Result<Results, ReportError> {
+        let rd = ResultsDir::open(dir)?;
+        let experiment = Study::new(rd.experiment()?)?;
+        let targets = if rd.has(TARGETS) {
+            read_targets(&rd.file(TARGETS))?
         } else {
             Vec::new()
         };
-        let verdicts_md = std::fs::read_to_string(dir.join("verdicts.md")).ok();
-        let manifest = std::fs::read_to_string(dir.join("manifest.json"))
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok());
         Ok(Results {
             experiment,
-            summary,
-            rows,
+            summary: rd.summary()?,
+            rows: rd.runs()?,
             targets,
-            verdicts_md,
-            manifest,
+            verdicts_md: std::fs::read_to_string(rd.file(VERDICTS_MD)).ok(),
+            manifest: rd.manifest().ok(),
         })
+    }
+
+    /// The figure colour of an estimator label (from the registry), or of a target's name
+    /// (`bt`, `sign`: the estimator's default solver); grey for anything else.
+    pub fn colour(&self, label: &str) -> plotters::style::RGBColor {
+        let rgb = self
+            .experiment
+            .estimator(label)
+            .map(|e| e.colour())
+            .or_else(|| {
+                signest_estimator::Registry::builtin()
+                    .get(label)
+                    .map(|k| k.default_solver().colour)
+            })
+            .unwrap_or([80, 80, 80]);
+        plotters::style::RGBColor(rgb[0], rgb[1], rgb[2])
+    }
+
+    /// The family of an estimator label.
+    pub fn family(&self, label: &str) -> Option<Family> {
+        self.experiment.estimator(label).map(|e| e.kind.family)
+    }
+
+    /// The population target (`bt` or `sign`, SPEC §4) an estimator label converges to.
+    pub fn target_name(&self, label: &str) -> Option<&'static str> {
+        match self.family(label)? {
+            Family::Sign => Some("sign"),
+            Family::Bt => Some("bt"),
+            _ => None,
+        }
     }
 }
 
 /// Writes the figures and `report.md` into `dir`; returns the figures written.
-pub fn report(dir: &Path, formats: &[Format]) -> Result<Vec<Figure>, TheoryError> {
+pub fn report(dir: &Path, formats: &[Format]) -> Result<Vec<Figure>, ReportError> {
     let res = Results::load(dir)?;
     let figs = render_all(&res, dir, formats)?;
     let md = report_md(&res, &figs, dir);
-    signest_sweep::run::write_atomic(&dir.join("report.md"), md.as_bytes()).map_err(|e| {
-        TheoryError {
-            code: 1,
-            message: e.message,
-        }
-    })?;
+    ResultsDir::new(dir).write(REPORT, md.as_bytes())?;
     Ok(figs)
 }
 
@@ -116,14 +163,15 @@ fn report_md(res: &Results, figs: &[Figure], dir: &Path) -> String {
         d = dir.display()
     );
     if let Some(m) = &res.manifest {
+        let opt = |x: Option<String>| x.unwrap_or_else(|| "null".to_string());
         s += &format!(
             "Manifest: signest {}, git {}, {} threads, {} work units, wall time {:.0} s (experiment hash {}).\n",
-            m["signest_version"].as_str().unwrap_or("?"),
-            m["git"]["commit"].as_str().unwrap_or("unknown"),
-            m["threads"],
-            m["units_total"],
-            m["stages_seconds"]["total"].as_f64().unwrap_or(f64::NAN),
-            m["experiment"]["hash_fnv1a64"].as_str().unwrap_or("?"),
+            m.signest_version,
+            m.git.as_ref().map_or("unknown", |g| g.commit.as_str()),
+            opt(m.threads.map(|t| t.to_string())),
+            opt(m.units_total.map(|t| t.to_string())),
+            m.stages_seconds.as_ref().map_or(f64::NAN, |s| s.total),
+            m.experiment.hash_fnv1a64,
         );
     }
     s += "\n## Verdicts\n\n";

@@ -1,21 +1,5 @@
-//! Fixed visual identity: one colour per estimator in every figure, sizes for a 3.5 in column.
-
-use plotters::style::RGBColor;
-
-/// Okabe–Ito colours by estimator label (labels are matched by their SPEC name prefix).
-pub fn colour(label: &str) -> RGBColor {
-    match label {
-        "bt" => RGBColor(0, 114, 178),                 // blue
-        "sign_exact" | "sign" => RGBColor(213, 94, 0), // vermillion
-        "sign_smooth" => RGBColor(230, 159, 0),        // orange
-        "hinge" => RGBColor(0, 158, 115),              // bluish green
-        "em" => RGBColor(204, 121, 167),               // reddish purple
-        "peruser" => RGBColor(86, 180, 233),           // sky blue
-        l if l.starts_with("sign") => RGBColor(213, 94, 0),
-        l if l.starts_with("bt") => RGBColor(0, 114, 178),
-        _ => RGBColor(80, 80, 80),
-    }
-}
+//! Fixed visual identity: sizes for a 3.5 in column and the embedded font. Colours are the
+//! registry's (one per estimator and solver, Okabe–Ito), looked up by [`crate::Results::colour`].
 
 pub const WIDTH: u32 = 1050;
 pub const HEIGHT: u32 = 780;

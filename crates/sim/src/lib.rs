@@ -18,6 +18,7 @@
 mod features;
 pub mod personas;
 mod population;
+pub mod spec;
 
 pub use features::Features;
 pub use personas::PersonaSpec;

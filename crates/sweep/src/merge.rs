@@ -1,70 +1,69 @@
-//! `signest merge`: combines the outputs of the shards of one experiment.
+//! `signest merge`: combines the outputs of the shards of one experiment into one complete
+//! results directory (experiment file, resolved persona panel, runs, summary, manifest), on
+//! which `signest verify` and `signest report` work as on a single run's.
 
-use crate::output::{Row, csv_bytes, read_runs, summarise};
-use crate::run::{RunError, write_atomic};
+use crate::error::{SweepError, input};
+use crate::output::Row;
+use crate::plan::Experiment;
+use crate::results::{Manifest, MergedShard, ResultsDir};
 use std::path::{Path, PathBuf};
 
-fn input(message: impl Into<String>) -> RunError {
-    RunError {
-        code: 2,
-        message: message.into(),
-    }
-}
-
 /// Merges shard directories into `out`: checks that they ran the same experiment file and that
-/// shards 1..N are each present once, then writes `runs.csv` (rows in the order of a single
-/// run), `summary.csv` and a `manifest.json` listing the shard manifests.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, RunError> {
+/// shards 1..N are each present once, then writes experiment.toml (and the persona panel the
+/// shards ran with), `runs.csv` (rows in the order of a single run), `summary.csv` and a
+/// `manifest.json` listing the shard manifests.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, SweepError> {
     if dirs.is_empty() {
         return Err(input("merge: give at least one shard directory"));
     }
-    let mut manifests = Vec::new();
-    for d in dirs {
-        let p = d.join("manifest.json");
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| input(format!("{}: {e} (is this a finished shard?)", p.display())))?;
-        let m: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| input(format!("{}: {e}", p.display())))?;
-        manifests.push((d.clone(), m));
+    let out_dir = ResultsDir::new(out);
+    if out_dir.is_finished() {
+        return Err(input(format!(
+            "{} holds a finished run (manifest.json): choose another --out",
+            out.display()
+        )));
     }
-    let hash = manifests[0].1["experiment"]["hash_fnv1a64"].clone();
-    let total = manifests[0].1["shard"]["n"].as_u64().unwrap_or(1);
+    let mut shards: Vec<(ResultsDir, Manifest)> = Vec::new();
+    for d in dirs {
+        let rd = ResultsDir::open(d)?;
+        let m = rd.manifest()?;
+        shards.push((rd, m));
+    }
+    let first = &shards[0].1;
+    let hash = first.experiment.hash_fnv1a64.clone();
+    let total = first.shard_of().1;
     let mut seen = vec![false; total as usize];
-    for (d, m) in &manifests {
-        if m["experiment"]["hash_fnv1a64"] != hash {
+    for (d, m) in &shards {
+        if m.experiment.hash_fnv1a64 != hash {
             return Err(input(format!(
                 "{}: ran a different experiment file than {}",
-                d.display(),
-                manifests[0].0.display()
+                d.path().display(),
+                shards[0].0.path().display()
             )));
         }
-        let (k, n) = (
-            m["shard"]["k"].as_u64().unwrap_or(1),
-            m["shard"]["n"].as_u64().unwrap_or(1),
-        );
+        let (k, n) = m.shard_of();
         if n != total {
             return Err(input(format!(
                 "{}: shard {k}/{n}, but {} is one of {total}",
-                d.display(),
-                manifests[0].0.display()
+                d.path().display(),
+                shards[0].0.path().display()
             )));
         }
         if std::mem::replace(&mut seen[(k - 1) as usize], true) {
-            return Err(input(format!("{}: shard {k}/{n} given twice", d.display())));
+            return Err(input(format!(
+                "{}: shard {k}/{n} given twice",
+                d.path().display()
+            )));
         }
     }
     if let Some(k) = seen.iter().position(|s| !s) {
         return Err(input(format!("shard {}/{total} is missing", k + 1)));
     }
-    let text = manifests[0].1["experiment"]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let exp = crate::Experiment::parse(&text, "merged experiment")
-        .map_err(|e| input(format!("the shards' experiment text does not parse: {e}")))?;
+    // The experiment as the first shard ran it (its own copies of any persona panel).
+    let exp: Experiment = shards[0].0.experiment()?;
     let mut rows: Vec<Row> = Vec::new();
-    for d in dirs {
-        rows.extend(read_runs(&d.join("runs.csv"))?);
+    for (d, _) in &shards {
+        rows.extend(d.runs()?);
     }
     // Order of a single run: cell index, replication, estimator order.
     let cell_index = |key: &str| exp.cell(key).map_or(usize::MAX, |c| c.index);
@@ -82,26 +81,33 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, RunError> {
             rows.len()
         )));
     }
-    std::fs::create_dir_all(out)
-        .map_err(|e| input(format!("cannot create {}: {e}", out.display())))?;
-    if out.join("manifest.json").exists() {
-        return Err(input(format!(
-            "{} holds a finished run (manifest.json): choose another --out",
-            out.display()
-        )));
-    }
-    write_atomic(&out.join("runs.csv"), &csv_bytes(&rows)?)?;
-    write_atomic(&out.join("summary.csv"), &csv_bytes(&summarise(&rows))?)?;
-    let m = serde_json::json!({
-        "signest_version": env!("CARGO_PKG_VERSION"),
-        "complete": true,
-        "merged_from": manifests.iter().map(|(d, m)| serde_json::json!({ "dir": d.display().to_string(), "manifest": m })).collect::<Vec<_>>(),
-        "experiment": manifests[0].1["experiment"],
-        "master_seed": manifests[0].1["master_seed"],
-    });
-    write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&m).expect("json").as_bytes(),
-    )?;
+    out_dir.create()?;
+    out_dir.write_experiment(&exp)?;
+    let mut m = first.clone();
+    m.shard = None;
+    m.threads = None;
+    m.units_this_run = Some(rows.len() as u64 / exp.estimators.len() as u64);
+    m.units_total = Some(exp.units());
+    m.units_resumed = None;
+    m.started_unix = shards
+        .iter()
+        .filter_map(|s| s.1.started_unix)
+        .reduce(f64::min);
+    m.finished_unix = shards
+        .iter()
+        .filter_map(|s| s.1.finished_unix)
+        .reduce(f64::max);
+    m.stages_seconds = None;
+    m.harness_overhead_fraction = None;
+    m.fit_seconds_total = Some(shards.iter().filter_map(|s| s.1.fit_seconds_total).sum());
+    m.sample_seconds_total = Some(shards.iter().filter_map(|s| s.1.sample_seconds_total).sum());
+    m.merged_from = shards
+        .iter()
+        .map(|(d, m)| MergedShard {
+            dir: d.path().display().to_string(),
+            manifest: Box::new(m.clone()),
+        })
+        .collect();
+    out_dir.write_results(&rows, &m)?;
     Ok(rows.len())
 }

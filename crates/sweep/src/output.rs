@@ -1,8 +1,12 @@
 //! Result files: `runs.csv` (tidy, one row per cell × replication × estimator),
 //! `summary.csv` (per cell × estimator, with MCSEs) and `manifest.json`.
 
-use crate::config::{Cell, EstimatorEntry, Experiment};
-use crate::run::{RunError, Shard, write_atomic};
+use crate::error::SweepError;
+use crate::plan::Experiment;
+use crate::results::{GitInfo, Host, Manifest, ManifestExperiment, ResultsDir, Stages};
+use crate::run::Shard;
+use crate::spec::Cell;
+use signest_estimator::EstimatorEntry;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,7 +57,7 @@ impl Row {
             type_weight: cell.type_weight,
             replication: rep,
             estimator: e.label.clone(),
-            solver: e.solver.clone(),
+            solver: e.solver.name.to_string(),
             angular_error_deg: None,
             disagreement: None,
             disagreement_mcse: None,
@@ -166,32 +170,13 @@ pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
         .collect()
 }
 
-pub(crate) fn csv_bytes<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, RunError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r).map_err(|e| RunError {
-            code: 1,
-            message: format!("csv: {e}"),
-        })?;
-    }
-    w.into_inner().map_err(|e| RunError {
-        code: 1,
-        message: format!("csv: {e}"),
-    })
-}
-
 /// Reads a `runs.csv`.
-pub fn read_runs(path: &Path) -> Result<Vec<Row>, RunError> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| RunError {
-        code: 2,
-        message: format!("{}: {e}", path.display()),
-    })?;
+pub fn read_runs(path: &Path) -> Result<Vec<Row>, SweepError> {
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| SweepError::Input(format!("{}: {e}", path.display())))?;
     r.deserialize()
         .collect::<Result<Vec<Row>, _>>()
-        .map_err(|e| RunError {
-            code: 2,
-            message: format!("{}: {e}", path.display()),
-        })
+        .map_err(|e| SweepError::Input(format!("{}: {e}", path.display())))
 }
 
 /// Facts about a run recorded in the manifest.
@@ -212,7 +197,7 @@ pub(crate) struct RunMeta {
     /// ([`signest_estimator::par::PAR_MIN_ROWS`]): fit times then overlap.
     pub inner_parallel: bool,
     /// [`git_commit`] read when the run started (the code that ran, not the tree at the end).
-    pub git: serde_json::Value,
+    pub git: Option<GitInfo>,
 }
 
 fn unix(t: SystemTime) -> f64 {
@@ -220,8 +205,8 @@ fn unix(t: SystemTime) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// `{commit, dirty}` of the git work tree in the current directory, or null outside one.
-pub fn git_commit() -> serde_json::Value {
+/// `{commit, dirty}` of the git work tree in the current directory, or `None` outside one.
+pub fn git_commit() -> Option<GitInfo> {
     let out = |args: &[&str]| {
         std::process::Command::new("git")
             .args(args)
@@ -230,12 +215,10 @@ pub fn git_commit() -> serde_json::Value {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    match out(&["rev-parse", "HEAD"]) {
-        Some(c) => {
-            serde_json::json!({ "commit": c, "dirty": out(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()) })
-        }
-        None => serde_json::Value::Null,
-    }
+    out(&["rev-parse", "HEAD"]).map(|commit| GitInfo {
+        commit,
+        dirty: out(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
+    })
 }
 
 fn memory_bytes() -> Option<u64> {
@@ -257,60 +240,60 @@ fn overhead_fraction(meta: &RunMeta, wall: f64) -> Option<f64> {
     (fresh > 0 && single).then(|| 1.0 - meta.fresh_busy_seconds / (meta.threads as f64 * wall))
 }
 
-pub(crate) fn manifest(
-    exp: &Experiment,
-    meta: &RunMeta,
-    write_seconds: f64,
-    extra: serde_json::Value,
-) -> serde_json::Value {
+pub(crate) fn manifest(exp: &Experiment, meta: &RunMeta, write_seconds: f64) -> Manifest {
     let wall = meta.plan_seconds + meta.run_seconds + write_seconds;
-    serde_json::json!({
-        "signest_version": env!("CARGO_PKG_VERSION"),
-        "complete": true,
-        "experiment": { "name": exp.name, "description": exp.description, "hash_fnv1a64": exp.hash, "text": exp.text },
-        "master_seed": exp.seed,
-        "replications": exp.replications,
-        "cells": exp.cells.len(),
-        "git": meta.git,
-        "threads": meta.threads,
-        "shard": meta.shard,
-        "units_total": meta.units_total,
-        "units_this_run": meta.units_this_run,
-        "units_resumed": meta.units_resumed,
-        "started_unix": unix(meta.started),
-        "finished_unix": unix(SystemTime::now()),
-        "host": { "cores": std::thread::available_parallelism().map_or(0, |c| c.get()), "memory_bytes": memory_bytes() },
-        "stages_seconds": { "plan": meta.plan_seconds, "run": meta.run_seconds, "write": write_seconds, "total": wall },
-        "fit_seconds_total": meta.fit_seconds,
-        "sample_seconds_total": meta.sample_seconds,
-        // Share of thread time spent neither fitting nor drawing data (scheduling, progress,
-        // durable writes, summaries), over the units this run computed. null when it computed
-        // none, or when fits ran in parallel inside (their times overlap, so thread time is
-        // not their sum): measure such experiments' overhead at --threads 1.
-        "harness_overhead_fraction": overhead_fraction(meta, wall),
-        "extra": extra,
-    })
+    Manifest {
+        signest_version: env!("CARGO_PKG_VERSION").to_string(),
+        complete: true,
+        experiment: ManifestExperiment {
+            name: exp.name.clone(),
+            description: exp.description.clone(),
+            hash_fnv1a64: exp.hash.clone(),
+            text: exp.text.clone(),
+        },
+        master_seed: exp.seed,
+        replications: Some(exp.replications),
+        cells: Some(exp.cells.len()),
+        git: meta.git.clone(),
+        threads: Some(meta.threads),
+        shard: meta.shard,
+        units_total: Some(meta.units_total),
+        units_this_run: Some(meta.units_this_run),
+        units_resumed: Some(meta.units_resumed),
+        started_unix: Some(unix(meta.started)),
+        finished_unix: Some(unix(SystemTime::now())),
+        host: Some(Host {
+            cores: std::thread::available_parallelism().map_or(0, |c| c.get()),
+            memory_bytes: memory_bytes(),
+        }),
+        stages_seconds: Some(Stages {
+            plan: meta.plan_seconds,
+            run: meta.run_seconds,
+            write: write_seconds,
+            total: wall,
+        }),
+        fit_seconds_total: Some(meta.fit_seconds),
+        sample_seconds_total: Some(meta.sample_seconds),
+        harness_overhead_fraction: overhead_fraction(meta, wall),
+        extra: serde_json::Value::Null,
+        merged_from: Vec::new(),
+    }
 }
 
 pub(crate) fn write_outputs(
     exp: &Experiment,
-    dir: &Path,
+    dir: &ResultsDir,
     rows: &[Row],
     meta: &RunMeta,
     t_write: Instant,
-) -> Result<(), RunError> {
-    write_atomic(&dir.join("runs.csv"), &csv_bytes(rows)?)?;
-    write_atomic(&dir.join("summary.csv"), &csv_bytes(&summarise(rows))?)?;
-    let m = manifest(
-        exp,
-        meta,
-        t_write.elapsed().as_secs_f64(),
-        serde_json::Value::Null,
-    );
-    write_atomic(
-        &dir.join("manifest.json"),
-        serde_json::to_string_pretty(&m).expect("json").as_bytes(),
-    )
+) -> Result<(), SweepError> {
+    // The manifest's write time covers the two CSVs, as before.
+    dir.write(crate::results::RUNS, &crate::results::csv_bytes(rows)?)?;
+    dir.write(
+        crate::results::SUMMARY,
+        &crate::results::csv_bytes(&summarise(rows))?,
+    )?;
+    dir.write_manifest(&manifest(exp, meta, t_write.elapsed().as_secs_f64()))
 }
 
 /// The rows of a CSV text (header first) with every `*_seconds` column removed: the one rule
@@ -356,7 +339,7 @@ mod tests {
             sample_seconds: 1.0,
             fresh_busy_seconds: 19.0,
             inner_parallel,
-            git: serde_json::Value::Null,
+            git: None,
         }
     }
 

@@ -1,48 +1,22 @@
 //! The sweep engine: work units, parallel execution, durable progress, resume, shards.
 
-use crate::config::{Cell, Experiment};
+use crate::error::{SweepError, failure, input};
 use crate::output::{Row, write_outputs};
+use crate::plan::Experiment;
+use crate::progress::Progress;
+use crate::results::{LOCK, PROGRESS, ResultsDir, STATE};
+use crate::spec::Cell;
 use rayon::prelude::*;
 use signest_core::Comparisons;
 use signest_core::metrics::{angular_error_deg, disagreement_isotropic, disagreement_on, loss01};
 use signest_core::seed::{SimRng, stream};
-use signest_estimator::Estimator;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// A run that could not start or finish; `code` is the exit code it deserves
-/// (2: the user's input or directory, 1: a run-time failure).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-impl std::error::Error for RunError {}
-
-fn input(message: impl Into<String>) -> RunError {
-    RunError {
-        code: 2,
-        message: message.into(),
-    }
-}
-fn failure(message: impl Into<String>) -> RunError {
-    RunError {
-        code: 1,
-        message: message.into(),
-    }
-}
 
 /// `--shard K/N`: this run does the work units whose index i has i mod N = K − 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -53,7 +27,7 @@ pub struct Shard {
 
 impl Shard {
     /// Parses `K/N` with 1 <= K <= N.
-    pub fn parse(s: &str) -> Result<Shard, RunError> {
+    pub fn parse(s: &str) -> Result<Shard, SweepError> {
         let bad = || input(format!("--shard: expected K/N with 1 <= K <= N, got '{s}'"));
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (k, n): (u64, u64) = (
@@ -99,8 +73,8 @@ pub(crate) struct CellPlan {
     test_set: Option<Vec<f64>>,
 }
 
-pub(crate) fn plan_cell(exp: &Experiment, cell: &Cell) -> Result<CellPlan, RunError> {
-    let dgp = exp.dgp_for(cell).map_err(|e| input(e.to_string()))?;
+pub(crate) fn plan_cell(exp: &Experiment, cell: &Cell) -> Result<CellPlan, SweepError> {
+    let dgp = exp.dgp_for(cell)?;
     let u_star = dgp.u_star().ok_or_else(|| {
         input(format!(
             "cell {}: beta_bar = 0, there is no direction to estimate",
@@ -120,7 +94,7 @@ pub(crate) fn plan_cell(exp: &Experiment, cell: &Cell) -> Result<CellPlan, RunEr
 
 /// Runs one work unit (cell, replication): one data set, every estimator (common random
 /// numbers), one row per estimator. This is all `replay` needs.
-pub fn run_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Vec<Row>, RunError> {
+pub fn run_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Vec<Row>, SweepError> {
     let plan = plan_cell(exp, cell)?;
     Ok(unit_rows(exp, cell, rep, &plan))
 }
@@ -135,7 +109,7 @@ pub fn run_unit_from(
     rep: u64,
     rng: &mut SimRng,
     perturb: &dyn Fn(Comparisons, &mut SimRng) -> Comparisons,
-) -> Result<Vec<Row>, RunError> {
+) -> Result<Vec<Row>, SweepError> {
     let plan = plan_cell(exp, cell)?;
     let t = Instant::now();
     let data = perturb(plan.dgp.sample(exp.design(cell), rng), rng);
@@ -152,7 +126,7 @@ pub fn run_unit_from(
 /// The training 0-1 loss (weighted fraction, SPEC §3) of the true direction u* on the unit's
 /// own data set. A sign fit whose `loss01` is above this did not find the 0-1 minimum (u* is a
 /// feasible point): an audit of heuristic solvers that needs no exact solver.
-pub fn truth_loss01(exp: &Experiment, cell: &Cell, rep: u64) -> Result<f64, RunError> {
+pub fn truth_loss01(exp: &Experiment, cell: &Cell, rep: u64) -> Result<f64, SweepError> {
     let plan = plan_cell(exp, cell)?;
     let data = unit_data(exp, cell, rep, &plan);
     Ok(loss01(&data, &plan.u_star).weighted_fraction())
@@ -231,8 +205,8 @@ fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-fn take_lock(dir: &Path, resume: bool) -> Result<Lock, RunError> {
-    let path = dir.join(".lock");
+fn take_lock(dir: &Path, resume: bool) -> Result<Lock, SweepError> {
+    let path = dir.join(LOCK);
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
@@ -270,7 +244,7 @@ fn take_lock(dir: &Path, resume: bool) -> Result<Lock, RunError> {
 
 /// Reads completed units from `progress.jsonl`; a torn last line (an interrupted write) is
 /// dropped and the file truncated to its last complete line.
-fn read_progress(path: &Path) -> Result<BTreeMap<u64, Vec<Row>>, RunError> {
+fn read_progress(path: &Path) -> Result<BTreeMap<u64, Vec<Row>>, SweepError> {
     let mut done = BTreeMap::new();
     let Ok(f) = File::open(path) else {
         return Ok(done);
@@ -316,26 +290,32 @@ struct UnitRecordRef<'a> {
     rows: &'a [Row],
 }
 
-/// Runs (or resumes) an experiment into `opts.out`.
-pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> {
+/// Runs (or resumes) an experiment into `opts.out`. Before anything is written, the thread
+/// count and the run's memory estimate are checked ([`Experiment::check_memory`]): a run that
+/// cannot fit leaves no directory behind.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, SweepError> {
     let started = std::time::SystemTime::now();
     let git = crate::output::git_commit();
     let t0 = Instant::now();
+    let pool = thread_pool(opts.threads)?;
+    let threads = pool.current_num_threads();
+    exp.check_memory(threads, crate::plan::available_memory_bytes())?;
+    let results = ResultsDir::new(&opts.out);
     let dir = &opts.out;
-    fs::create_dir_all(dir).map_err(|e| input(format!("cannot create {}: {e}", dir.display())))?;
-    if dir.join("manifest.json").exists() {
+    if results.is_finished() {
         return Err(input(format!(
             "{} holds a finished run (manifest.json): choose another --out or delete it",
             dir.display()
         )));
     }
+    results.create()?;
     let _lock = take_lock(dir, opts.resume)?;
     let state = State {
         experiment_hash: exp.hash.clone(),
         shard: opts.shard,
     };
-    let state_path = dir.join("state.json");
-    let progress_path = dir.join("progress.jsonl");
+    let state_path = results.file(STATE);
+    let progress_path = results.file(PROGRESS);
     if state_path.exists() || progress_path.exists() {
         if !opts.resume {
             return Err(input(format!(
@@ -361,38 +341,22 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
             )));
         }
     } else {
-        write_atomic(
-            &state_path,
+        results.write(
+            STATE,
             serde_json::to_string_pretty(&state)
                 .expect("state")
                 .as_bytes(),
         )?;
-        write_atomic(&dir.join("experiment.toml"), exp.text.as_bytes())?;
     }
+    // experiment.toml and the resolved persona panel: rewritten on resume too (same hash),
+    // so a directory started before the panel was kept gains it.
+    results.write_experiment(exp)?;
     let mut done = read_progress(&progress_path)?;
     let units_resumed = done.len() as u64;
     let r = exp.replications;
-    let mine: Vec<u64> = (0..exp.units())
-        .filter(|u| opts.shard.is_none_or(|s| s.owns(*u)))
-        .collect();
-    let todo: Vec<u64> = mine
-        .iter()
-        .copied()
-        .filter(|u| !done.contains_key(u))
-        .collect();
+    let mine = || (0..exp.units()).filter(|u| opts.shard.is_none_or(|s| s.owns(*u)));
+    let todo: Vec<u64> = mine().filter(|u| !done.contains_key(u)).collect();
     // Plans (DGPs, test sets) once per cell, in parallel.
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(t) = opts.threads {
-            if t == 0 {
-                return Err(input("--threads must be at least 1"));
-            }
-            b = b.num_threads(t);
-        }
-        b.build()
-            .map_err(|e| failure(format!("thread pool: {e}")))?
-    };
-    let threads = pool.current_num_threads();
     let plans: Vec<CellPlan> = pool.install(|| {
         exp.cells
             .par_iter()
@@ -423,7 +387,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let finished = AtomicBool::new(false);
     let completed = AtomicU64::new(0);
     let io_error: Mutex<Option<String>> = Mutex::new(None);
-    let progress = Progress::new(opts.progress, &exp.name, todo.len() as u64);
+    let mut per_cell = vec![0u64; exp.cells.len()];
+    for u in &todo {
+        per_cell[(u / r) as usize] += 1;
+    }
+    let sizes: Vec<f64> = exp.cells.iter().map(|c| c.n as f64 * c.d as f64).collect();
+    let progress = Progress::new(opts.progress, &exp.name, &per_cell, &sizes, threads);
     let t_run = Instant::now();
     let fresh: Vec<(u64, Vec<Row>)> = std::thread::scope(|scope| {
         let flusher = scope.spawn(|| {
@@ -464,7 +433,13 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
                         *io_error.lock().expect("io") = Some(e.to_string());
                         stop.store(true, Ordering::SeqCst);
                     }
-                    progress.tick(completed.fetch_add(1, Ordering::SeqCst) + 1);
+                    let busy = rows.first().map_or(0.0, |x| x.sample_seconds)
+                        + rows.iter().map(|x| x.fit_seconds).sum::<f64>();
+                    progress.unit_done(
+                        cell.index,
+                        busy,
+                        completed.fetch_add(1, Ordering::SeqCst) + 1,
+                    );
                     Some((u, rows))
                 })
                 .collect()
@@ -499,9 +474,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         done.insert(u, rows);
     }
     let t_write = Instant::now();
-    let rows: Vec<Row> = mine
-        .iter()
-        .flat_map(|u| done.remove(u).expect("every unit of this shard is done"))
+    let units_this_run = mine().count() as u64;
+    let rows: Vec<Row> = mine()
+        .flat_map(|u| done.remove(&u).expect("every unit of this shard is done"))
         .collect();
     let (fit_seconds, sample_seconds) = busy_seconds(&rows, k);
     let meta = crate::output::RunMeta {
@@ -511,7 +486,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
         plan_seconds,
         run_seconds,
         units_total: exp.units(),
-        units_this_run: mine.len() as u64,
+        units_this_run,
         units_resumed,
         fit_seconds,
         sample_seconds,
@@ -522,12 +497,12 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, RunError> 
             .any(|c| c.n >= signest_estimator::par::PAR_MIN_ROWS),
         git,
     };
-    write_outputs(exp, dir, &rows, &meta, t_write)?;
+    write_outputs(exp, &results, &rows, &meta, t_write)?;
     let _ = fs::remove_file(&progress_path);
     let _ = fs::remove_file(&state_path);
     Ok(RunSummary {
         out: dir.clone(),
-        units_done: mine.len() as u64,
+        units_done: units_this_run,
         units_resumed,
         wall_seconds: t0.elapsed().as_secs_f64(),
         fit_seconds,
@@ -543,85 +518,22 @@ fn busy_seconds<'a>(rows: impl IntoIterator<Item = &'a Row>, k: usize) -> (f64, 
     (fit, sample / k as f64)
 }
 
-/// Writes a file so that it is either complete or absent: temp file, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = File::create(&tmp).map_err(|e| failure(format!("{}: {e}", tmp.display())))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| failure(format!("{}: {e}", tmp.display())))?;
-    fs::rename(&tmp, path).map_err(|e| failure(format!("{}: {e}", path.display())))
+/// The run's thread pool (`--threads`, default all cores).
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, SweepError> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        if t == 0 {
+            return Err(input("--threads must be at least 1"));
+        }
+        if t > 1024 {
+            return Err(input(format!("--threads must be at most 1024, got {t}")));
+        }
+        b = b.num_threads(t);
+    }
+    b.build().map_err(|e| failure(format!("thread pool: {e}")))
 }
 
-/// Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5 s otherwise.
-struct Progress {
-    on: bool,
-    tty: bool,
-    name: String,
-    total: u64,
-    start: Instant,
-    last: Mutex<Instant>,
-}
-
-impl Progress {
-    fn new(on: bool, name: &str, total: u64) -> Progress {
-        Progress {
-            on,
-            tty: std::io::stderr().is_terminal(),
-            name: name.to_string(),
-            total,
-            start: Instant::now(),
-            last: Mutex::new(Instant::now()),
-        }
-    }
-
-    fn tick(&self, done: u64) {
-        if !self.on {
-            return;
-        }
-        let mut last = self.last.lock().expect("progress");
-        let every = if self.tty { 0.2 } else { 5.0 };
-        if last.elapsed().as_secs_f64() < every && done < self.total {
-            return;
-        }
-        *last = Instant::now();
-        let el = self.start.elapsed().as_secs_f64();
-        let eta = if done > 0 {
-            el / done as f64 * (self.total - done) as f64
-        } else {
-            f64::NAN
-        };
-        let frac = done as f64 / self.total.max(1) as f64;
-        if self.tty {
-            let w = 30;
-            let filled = (frac * w as f64).round() as usize;
-            eprint!(
-                "\r{} [{}{}] {done}/{} units, {:.0} s elapsed, ETA {:.0} s   ",
-                self.name,
-                "#".repeat(filled),
-                "-".repeat(w - filled),
-                self.total,
-                el,
-                eta
-            );
-        } else {
-            eprintln!(
-                "{}: {done}/{} units ({:.0}%), {:.0} s elapsed, ETA {:.0} s",
-                self.name,
-                self.total,
-                100.0 * frac,
-                el,
-                eta
-            );
-        }
-    }
-
-    fn finish(&self) {
-        if self.on && self.tty {
-            eprintln!();
-        }
-    }
-}
+pub use crate::results::write_atomic;
 
 /// What [`reuse_from`] took over.
 #[derive(Debug, Clone, PartialEq)]
@@ -648,8 +560,10 @@ pub fn reuse_from(
     old: &Path,
     out: &Path,
     check: usize,
-) -> Result<ReuseReport, RunError> {
-    for f in ["manifest.json", "state.json", "progress.jsonl"] {
+) -> Result<ReuseReport, SweepError> {
+    let threads = rayon::current_num_threads();
+    exp.check_memory(threads, crate::plan::available_memory_bytes())?;
+    for f in [crate::results::MANIFEST, STATE, PROGRESS] {
         if out.join(f).exists() {
             return Err(input(format!(
                 "{}: --reuse needs a new output directory (it holds {f})",
@@ -657,7 +571,7 @@ pub fn reuse_from(
             )));
         }
     }
-    let old_exp = Experiment::from_file(&old.join("experiment.toml")).map_err(|e| {
+    let old_exp = ResultsDir::new(old).spec().map_err(|e| {
         input(format!(
             "--reuse {}: not a results directory ({e})",
             old.display()
@@ -671,22 +585,16 @@ pub fn reuse_from(
             exp.seed
         )));
     }
-    let labels = |e: &Experiment| {
-        e.estimators
-            .iter()
-            .map(|x| x.label.clone())
-            .collect::<Vec<_>>()
-    };
-    if labels(&old_exp) != labels(exp) {
+    if old_exp.labels() != exp.labels() {
         return Err(input(format!(
             "--reuse {}: estimators {:?} differ from this experiment's {:?}",
             old.display(),
-            labels(&old_exp),
-            labels(exp)
+            old_exp.labels(),
+            exp.labels()
         )));
     }
-    let old_rows: Vec<Row> = if old.join("runs.csv").exists() {
-        crate::output::read_runs(&old.join("runs.csv"))?
+    let old_rows: Vec<Row> = if old.join(crate::results::RUNS).exists() {
+        ResultsDir::new(old).runs()?
     } else if old.join("progress.jsonl").exists() {
         read_progress(&old.join("progress.jsonl"))?
             .into_values()
@@ -735,20 +643,21 @@ pub fn reuse_from(
         }
         checked += 1;
     }
-    fs::create_dir_all(out).map_err(|e| input(format!("cannot create {}: {e}", out.display())))?;
+    let out_dir = ResultsDir::new(out);
+    out_dir.create()?;
     let mut lines = String::new();
     for (u, rows) in &taken {
         lines += &serde_json::to_string(&UnitRecordRef { unit: *u, rows }).expect("rows serialise");
         lines.push('\n');
     }
-    write_atomic(&out.join("experiment.toml"), exp.text.as_bytes())?;
-    write_atomic(&out.join("progress.jsonl"), lines.as_bytes())?;
+    out_dir.write_experiment(exp)?;
+    out_dir.write(PROGRESS, lines.as_bytes())?;
     let state = State {
         experiment_hash: exp.hash.clone(),
         shard: None,
     };
-    write_atomic(
-        &out.join("state.json"),
+    out_dir.write(
+        STATE,
         serde_json::to_string_pretty(&state)
             .expect("state")
             .as_bytes(),

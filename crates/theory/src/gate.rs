@@ -19,11 +19,12 @@
 //!   on threads or scheduling.
 
 use crate::files::{TheoryError, csv_text, input, other};
+use crate::spec::Study;
 use crate::verdict::{self, TargetRow, Verdict};
 use rayon::prelude::*;
-use signest_sweep::config::Cell;
 use signest_sweep::output::summarise;
-use signest_sweep::{Experiment, Row, RunError, SummaryRow};
+use signest_sweep::results::ResultsDir;
+use signest_sweep::{Cell, Experiment, Row, SummaryRow, SweepError};
 
 /// Standard errors allowed between a run and its baseline.
 pub const K: f64 = 4.0;
@@ -65,7 +66,7 @@ pub struct BaseVerdict {
 
 /// Runs one unit: `(experiment, cell, replication) -> rows`. The gate normally uses
 /// [`signest_sweep::run_unit`]; tests plant defects by passing other functions.
-pub type UnitFn<'a> = dyn Fn(&Experiment, &Cell, u64) -> Result<Vec<Row>, RunError> + Sync + 'a;
+pub type UnitFn<'a> = dyn Fn(&Experiment, &Cell, u64) -> Result<Vec<Row>, SweepError> + Sync + 'a;
 
 /// Everything a gate run produced.
 #[derive(Debug, Clone)]
@@ -85,11 +86,7 @@ pub fn runs_hash(rows: &[Row]) -> String {
 }
 
 /// Runs every unit of `exp` in parallel, then summaries, targets, verdicts and replays.
-pub fn execute(
-    exp: &Experiment,
-    unit: &UnitFn,
-    threads: Option<usize>,
-) -> Result<GateRun, TheoryError> {
+pub fn execute(exp: &Study, unit: &UnitFn, threads: Option<usize>) -> Result<GateRun, TheoryError> {
     let r = exp.replications;
     let units: Vec<(usize, u64)> = (0..exp.cells.len())
         .flat_map(|c| (0..r).map(move |k| (c, k)))
@@ -98,30 +95,24 @@ pub fn execute(
         .num_threads(threads.unwrap_or(0))
         .build()
         .map_err(|e| other(format!("thread pool: {e}")))?;
-    let per_unit: Vec<Result<Vec<Row>, RunError>> = pool.install(|| {
+    let per_unit: Vec<Result<Vec<Row>, SweepError>> = pool.install(|| {
         units
             .par_iter()
-            .map(|&(c, k)| unit(exp, &exp.cells[c], k))
+            .map(|&(c, k)| unit(&exp.experiment, &exp.cells[c], k))
             .collect()
     });
     let mut rows = Vec::new();
     for u in per_unit {
-        rows.extend(u.map_err(|e| TheoryError {
-            code: e.code,
-            message: e.message,
-        })?);
+        rows.extend(u?);
     }
     let summary = summarise(&rows);
-    let targets = verdict::experiment_targets(exp).map_err(input)?;
+    let targets = verdict::experiment_targets(exp)?;
     let verdicts = verdict::verdicts(exp, &rows, &targets);
     // One replay per cell, on this thread (outside the pool).
     let mut replays = Vec::new();
     for c in &exp.cells {
         let k = (c.index as u64 * 7919 + 13) % r;
-        let again = unit(exp, c, k).map_err(|e| TheoryError {
-            code: e.code,
-            message: e.message,
-        })?;
+        let again = unit(&exp.experiment, c, k)?;
         let orig: Vec<Row> = rows
             .iter()
             .filter(|x| x.cell == c.key && x.replication == k)
@@ -153,7 +144,7 @@ pub struct GateItem {
 }
 
 /// The baseline that `run` would set.
-pub fn baseline_from(exp: &Experiment, run: &GateRun, manifest: serde_json::Value) -> Baseline {
+pub fn baseline_from(exp: &Study, run: &GateRun, manifest: serde_json::Value) -> Baseline {
     Baseline {
         experiment: exp.name.clone(),
         experiment_hash: exp.hash.clone(),
@@ -187,7 +178,7 @@ pub fn baseline_from(exp: &Experiment, run: &GateRun, manifest: serde_json::Valu
 }
 
 /// Compares a run with the baseline, item by item.
-pub fn compare(exp: &Experiment, run: &GateRun, base: &Baseline) -> Vec<GateItem> {
+pub fn compare(exp: &Study, run: &GateRun, base: &Baseline) -> Vec<GateItem> {
     let mut items = Vec::new();
     let mut item = |check: &str, subject: String, pass: bool, detail: String| {
         items.push(GateItem {
@@ -366,9 +357,9 @@ pub fn check(
     update: bool,
     threads: Option<usize>,
 ) -> Result<CheckOutcome, TheoryError> {
-    use signest_sweep::run::write_atomic;
+    use signest_sweep::results::write_atomic;
     let t0 = std::time::Instant::now();
-    let exp = Experiment::from_file(exp_path).map_err(|e| input(e.to_string()))?;
+    let exp = Study::from_file(exp_path)?;
     let base: Option<Baseline> = if update {
         None
     } else {
@@ -388,15 +379,13 @@ pub fn check(
     let unit = |e: &Experiment, c: &Cell, k: u64| signest_sweep::run_unit(e, c, k);
     let run = execute(&exp, &unit, threads)?;
     let wall = t0.elapsed().as_secs_f64();
-    std::fs::create_dir_all(out)
-        .map_err(|e| input(format!("cannot create {}: {e}", out.display())))?;
-    let w = |name: &str, bytes: &[u8]| {
-        write_atomic(&out.join(name), bytes).map_err(|e| other(e.message))
-    };
-    w("runs.csv", &csv_text(&run.rows)?)?;
-    w("summary.csv", &csv_text(&run.summary)?)?;
-    w("targets.csv", &csv_text(&run.targets)?)?;
-    w("experiment.toml", exp.text.as_bytes())?;
+    let rd = ResultsDir::new(out);
+    rd.create()?;
+    let w = |name: &str, bytes: &[u8]| rd.write(name, bytes);
+    w(signest_sweep::results::RUNS, &csv_text(&run.rows)?)?;
+    w(signest_sweep::results::SUMMARY, &csv_text(&run.summary)?)?;
+    w(signest_sweep::results::TARGETS, &csv_text(&run.targets)?)?;
+    rd.write_experiment(&exp.experiment)?;
     crate::files::write_verdicts(&exp, &run.verdicts, out)?;
     let manifest = serde_json::json!({
         "signest_version": env!("CARGO_PKG_VERSION"),
@@ -424,8 +413,7 @@ pub fn check(
             write_atomic(
                 baseline_path,
                 serde_json::to_string_pretty(&b).expect("json").as_bytes(),
-            )
-            .map_err(|e| other(e.message))?;
+            )?;
             let items = compare(&exp, &run, &b);
             (items, true, true)
         }

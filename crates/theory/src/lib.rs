@@ -10,16 +10,21 @@
 //! - [`verdict`]: one verdict per claim, estimator and series (`signest verify`);
 //! - [`gate`]: the accuracy gate run in CI (`signest check`) against a committed baseline.
 //!
-//! Depends on the sweep crate for result rows and experiments; nothing depends on it but the
-//! CLI.
+//! It owns the `[verify]` section of experiment files ([`spec`]). Depends on the sweep crate
+//! for experiments, result rows and the results directory; the report crate and the CLI
+//! depend on it.
 
 pub mod condprob;
+pub mod error;
 pub mod files;
 pub mod gate;
 pub mod quad;
 pub mod realdata;
+pub mod spec;
 pub mod stats;
 pub mod targets;
 pub mod verdict;
 
+pub use error::TheoryError;
+pub use spec::{Study, VerifySpec};
 pub use targets::{Target, TargetOptions, targets};

@@ -12,7 +12,7 @@
 use rand::RngExt;
 use signest_core::Comparisons;
 use signest_core::linalg::dot;
-use signest_estimator::{AnyEstimator, Estimator};
+use signest_estimator::SharedEstimator;
 
 fn sigmoid(t: f64) -> f64 {
     crate::quad::sigmoid(t)
@@ -109,7 +109,7 @@ fn logloss(data: &Comparisons, u: &[f64], s: f64) -> f64 {
 /// Fits every estimator on all of `data`.
 pub fn fit_all(
     data: &Comparisons,
-    estimators: &[(String, AnyEstimator)],
+    estimators: &[(String, SharedEstimator)],
 ) -> Vec<Result<RealFit, String>> {
     let s = data.column_sd();
     let sd = data.scale_columns(&s);
@@ -135,7 +135,7 @@ pub fn fit_all(
 /// k-fold cross-validation by respondent (rows without respondent ids: each row its own).
 pub fn crossval(
     data: &Comparisons,
-    estimators: &[(String, AnyEstimator)],
+    estimators: &[(String, SharedEstimator)],
     k: usize,
     seed: u64,
 ) -> Result<(Vec<FoldResult>, Vec<CvSummary>), String> {
@@ -242,6 +242,7 @@ pub fn pairwise_angles(fits: &[RealFit]) -> Vec<(String, String, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use signest_estimator::Estimator;
     use signest_estimator::NamedOptions;
     use signest_sim::{Design, Dgp, Features, Noise, Population};
 
@@ -266,14 +267,13 @@ mod tests {
             },
             &mut rng,
         );
-        let ests: Vec<(String, AnyEstimator)> = ["bt", "sign", "peruser"]
+        let reg = signest_estimator::Registry::builtin();
+        let ests: Vec<(String, SharedEstimator)> = ["bt", "sign", "peruser"]
             .iter()
             .map(|n| {
                 (
                     n.to_string(),
-                    AnyEstimator::from_name(n, &NamedOptions::default())
-                        .unwrap()
-                        .0,
+                    reg.build(n, &NamedOptions::default()).unwrap().estimator,
                 )
             })
             .collect();

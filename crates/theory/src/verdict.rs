@@ -15,9 +15,11 @@
 //! An experiment declares in `[verify] expect` the claims whose every row must pass; the
 //! other rows are reported but do not fail `signest verify`.
 
+use crate::spec::Study;
 use crate::stats::{self, Bootstrap, Interval};
 use crate::targets::{Target, TargetOptions};
-use signest_sweep::{Experiment, Row};
+use signest_estimator::Family;
+use signest_sweep::Row;
 use std::collections::BTreeMap;
 
 /// One checked claim.
@@ -68,7 +70,7 @@ pub fn group_key(d: usize, h: f64, tw: Option<f64>) -> String {
 }
 
 /// Population targets of every DGP group of an experiment.
-pub fn experiment_targets(exp: &Experiment) -> Result<Vec<TargetRow>, String> {
+pub fn experiment_targets(exp: &Study) -> Result<Vec<TargetRow>, signest_sweep::SweepError> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for c in &exp.cells {
@@ -77,7 +79,7 @@ pub fn experiment_targets(exp: &Experiment) -> Result<Vec<TargetRow>, String> {
             continue;
         }
         seen.push(g.clone());
-        let dgp = exp.dgp_for(c).map_err(|e| e.to_string())?;
+        let dgp = exp.dgp_for(c)?;
         let opts = TargetOptions {
             stream_n: exp.verify.target_sample,
             ..TargetOptions::default()
@@ -119,11 +121,12 @@ fn target_row(g: &str, d: usize, h: f64, tw: Option<f64>, symmetric: bool, t: Ta
     }
 }
 
-/// Roles of the experiment's estimators, by their SPEC names.
-fn labels_named(exp: &Experiment, name: &str) -> Vec<String> {
+/// Roles of the experiment's estimators, by their registry entries: the labels of the
+/// estimators of one family, or of one panel estimator.
+fn labels_of(exp: &Study, family: Family, name: Option<&str>) -> Vec<String> {
     exp.estimators
         .iter()
-        .filter(|e| e.name == name)
+        .filter(|e| e.kind.family == family && name.is_none_or(|n| e.name() == n))
         .map(|e| e.label.clone())
         .collect()
 }
@@ -133,7 +136,7 @@ fn fmt_ci(i: &Interval) -> String {
 }
 
 /// Bootstrap settings of an experiment's verdicts.
-pub fn bootstrap_of(exp: &Experiment) -> Bootstrap {
+pub fn bootstrap_of(exp: &Study) -> Bootstrap {
     Bootstrap {
         resamples: exp.verify.bootstrap,
         ..Bootstrap::default()
@@ -142,7 +145,7 @@ pub fn bootstrap_of(exp: &Experiment) -> Bootstrap {
 
 /// The rate (slope of log mean error on log n) of `est` on a series, exactly as the verdicts
 /// compute it (same cells, same bootstrap stream), with the n range used.
-pub fn series_rate(exp: &Experiment, s: &stats::Series, est: &str) -> (Interval, usize, usize) {
+pub fn series_rate(exp: &Study, s: &stats::Series, est: &str) -> (Interval, usize, usize) {
     let g = group_key(s.d, s.heterogeneity, s.type_weight);
     let rc = stats::rate_cells(s, exp.verify.rate_min_n);
     let r = stats::rate(
@@ -179,13 +182,13 @@ pub fn still_falling(slope: &Interval) -> bool {
 }
 
 /// Computes every verdict that the experiment's grid supports.
-pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict> {
+pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict> {
     let boot = bootstrap_of(exp);
     let cells = stats::cells(rows);
     let all_series = stats::series(&cells);
-    let signs = labels_named(exp, "sign");
-    let bts = labels_named(exp, "bt");
-    let hinges = labels_named(exp, "hinge");
+    let signs = labels_of(exp, Family::Sign, None);
+    let bts = labels_of(exp, Family::Bt, None);
+    let hinges = labels_of(exp, Family::Surrogate, None);
     let pop = exp.population().to_string();
     let target = |g: &str, est: &str| targets.iter().find(|t| t.group == g && t.estimator == est);
     let expected = |c: &str| exp.verify.expect.iter().any(|e| e == c);
@@ -508,8 +511,8 @@ pub fn verdicts(exp: &Experiment, rows: &[Row], targets: &[TargetRow]) -> Vec<Ve
     // C6 (persona panels): at the largest n of each series, sign against bt and the panel
     // methods, paired over replications.
     if exp.population() == "personas" {
-        let ems = labels_named(exp, "em");
-        let pus = labels_named(exp, "peruser");
+        let ems = labels_of(exp, Family::Panel, Some("em"));
+        let pus = labels_of(exp, Family::Panel, Some("peruser"));
         for s in &all_series {
             let c = &s.cells[s.cells.len() - 1];
             let scope = format!("{pop}; {}; n={}", s.label(), c.n);
@@ -655,7 +658,7 @@ pub fn expected_failures(v: &[Verdict]) -> Vec<&Verdict> {
 }
 
 /// The human table.
-pub fn markdown(exp: &Experiment, v: &[Verdict]) -> String {
+pub fn markdown(exp: &Study, v: &[Verdict]) -> String {
     let mut s = format!(
         "# Verdicts: {}\n\n{}\n\nExpected to pass (declared in the experiment's `[verify] expect`): {}.\nIntervals: 95% bootstrap percentile intervals over replications ({} resamples); target biases ± 3 numerical errors. Rules: `signest-theory` crate docs (verdict module) and docs/theory.md.\n\n",
         exp.name,

@@ -9,8 +9,8 @@
 use rand::RngExt;
 use signest_core::Comparisons;
 use signest_core::seed::{SimRng, stream};
-use signest_sweep::config::Cell;
-use signest_sweep::{Experiment, Row, RunError, run_unit_from};
+use signest_sweep::{Cell, Experiment, Row, SweepError, run_unit_from};
+use signest_theory::Study;
 use signest_theory::gate::{Baseline, GateItem, GateRun, baseline_from, compare, execute};
 
 const EXP: &str = r#"
@@ -34,15 +34,15 @@ expect = ["C1", "C3", "C4"]
 bootstrap = 500
 "#;
 
-fn exp() -> Experiment {
-    Experiment::parse(EXP, "gate_test.toml").unwrap()
+fn exp() -> Study {
+    Study::new(Experiment::parse(EXP, "gate_test.toml").unwrap()).unwrap()
 }
 
-fn clean(e: &Experiment, c: &Cell, k: u64) -> Result<Vec<Row>, RunError> {
+fn clean(e: &Experiment, c: &Cell, k: u64) -> Result<Vec<Row>, SweepError> {
     signest_sweep::run_unit(e, c, k)
 }
 
-fn baseline() -> (Experiment, Baseline) {
+fn baseline() -> (Study, Baseline) {
     let e = exp();
     let run = execute(&e, &clean, Some(2)).unwrap();
     let b = baseline_from(&e, &run, serde_json::Value::Null);
@@ -56,7 +56,7 @@ fn failed<'a>(items: &'a [GateItem], check: &str) -> Vec<&'a GateItem> {
         .collect()
 }
 
-fn gate(e: &Experiment, run: &GateRun, b: &Baseline) -> Vec<GateItem> {
+fn gate(e: &Study, run: &GateRun, b: &Baseline) -> Vec<GateItem> {
     let items = compare(e, run, b);
     for i in items.iter().filter(|i| !i.pass) {
         eprintln!("  caught: {} {} — {}", i.check, i.subject, i.detail);

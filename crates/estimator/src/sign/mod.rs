@@ -11,10 +11,14 @@ pub mod bnb;
 pub mod smooth;
 pub mod sweep;
 
+use crate::registry::{
+    EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind, random_starts,
+};
 use crate::{Certificate, Estimator, Fit, FitError, Status, check_nonempty};
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, normalize};
 use signest_core::metrics::loss01;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use bnb::ExactConfig;
@@ -57,6 +61,15 @@ impl Default for Sign {
 impl Estimator for Sign {
     fn name(&self) -> &'static str {
         "sign"
+    }
+
+    /// Rows and their sort keys; branch and bound (d >= 3) may use up to its memory budget.
+    fn memory_bytes(&self, n: usize, d: usize) -> u64 {
+        let rows = 3 * (n as u64) * (d as u64 + 1) * 8;
+        match &self.solver {
+            SignSolver::Exact(cfg) if d >= 3 => rows + cfg.max_memory_mib.saturating_mul(1 << 20),
+            _ => rows,
+        }
     }
 
     fn fit(&self, data: &Comparisons) -> Result<Fit, FitError> {
@@ -214,4 +227,60 @@ pub fn polish(
         }
     }
     (u, best, sweeps)
+}
+
+/// The registry entry of `sign` (see [`crate::registry`]): a new solver is one more
+/// [`SolverKind`] here and one arm in `build`.
+pub const KIND: EstimatorKind = EstimatorKind {
+    name: "sign",
+    family: Family::Sign,
+    solvers: &[
+        SolverKind {
+            name: "exact",
+            settings: &["max_nodes", "time_limit_seconds"],
+            guarantee: "certified optimum (d = 2 sweep; d >= 3 branch and bound), or best found with a proven gap when the budget runs out",
+            colour: [213, 94, 0],
+        },
+        SolverKind {
+            name: "smooth",
+            settings: &["seed", "random_starts"],
+            guarantee: "heuristic: annealed smoothed 0-1 loss, several starts, 0-1 polish; reports the achieved 0-1 loss",
+            colour: [230, 159, 0],
+        },
+    ],
+    needs_panel: false,
+    build,
+};
+
+fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+    Ok(Arc::new(match solver {
+        "exact" => {
+            let d = ExactConfig::default();
+            let max_nodes = o.max_nodes.unwrap_or(d.max_nodes);
+            if max_nodes < 1 {
+                return Err("max_nodes must be at least 1, got 0".into());
+            }
+            let t = o.time_limit_seconds.unwrap_or(d.time_limit_seconds);
+            if !(t > 0.0 && t.is_finite()) {
+                return Err(format!(
+                    "time_limit_seconds must be a positive number of seconds, got {t}"
+                ));
+            }
+            Sign {
+                solver: SignSolver::Exact(ExactConfig {
+                    max_nodes,
+                    time_limit_seconds: t,
+                    ..d
+                }),
+            }
+        }
+        "smooth" => Sign {
+            solver: SignSolver::Smooth(SmoothConfig {
+                seed: o.seed.unwrap_or(0),
+                random_starts: random_starts(o, SmoothConfig::default().random_starts)?,
+                ..SmoothConfig::default()
+            }),
+        },
+        other => return Err(format!("sign has no solver '{other}'")),
+    }))
 }

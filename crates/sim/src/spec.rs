@@ -1,0 +1,666 @@
+//! The `[dgp]` section of an experiment file: its schema and validation, owned here because
+//! populations, features and noise are this crate's (see docs/experiments.md). Pure: reading
+//! a persona file is the caller's job; it hands the result in as a [`ResolvedPanel`].
+
+use crate::{Dgp, Features, Noise, Population};
+use serde::Deserialize;
+use signest_core::linalg::axpy;
+use signest_core::spec::{Source, SpecError};
+use std::sync::Arc;
+use toml::Spanned;
+
+/// The `[dgp]` table as written.
+#[derive(Deserialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct DgpSection {
+    pub population: Spanned<String>,
+    #[serde(default)]
+    pub beta_bar: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    pub v: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    pub means: Option<Spanned<Vec<Vec<f64>>>>,
+    #[serde(default)]
+    pub weights: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    pub cov_diag: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    pub heterogeneity: Option<Spanned<f64>>,
+    #[serde(default = "default_features")]
+    pub features: Spanned<String>,
+    #[serde(default)]
+    pub feature_scales: Option<Spanned<Vec<f64>>>,
+    #[serde(default)]
+    pub rank: Option<Spanned<usize>>,
+    #[serde(default)]
+    pub embedding_noise: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub loading_seed: Option<u64>,
+    #[serde(default = "default_noise")]
+    pub noise: Spanned<String>,
+    #[serde(default)]
+    pub noise_scale: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub pad: bool,
+    #[serde(default)]
+    pub per_respondent: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub personas: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub archetypes: Option<Spanned<Vec<Vec<f64>>>>,
+    #[serde(default)]
+    pub spread: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub intensity_sigma: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub lexicographic_share: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub lexicographic_factor: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub persona_seed: Option<u64>,
+    #[serde(default)]
+    pub persona_source: Option<Spanned<String>>,
+    #[serde(default)]
+    pub persona_data: Option<Spanned<String>>,
+    #[serde(default)]
+    pub persona_ridge: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub mirror: Option<bool>,
+}
+
+fn default_features() -> Spanned<String> {
+    Spanned::new(0..0, "isotropic".into())
+}
+fn default_noise() -> Spanned<String> {
+    Spanned::new(0..0, "logistic".into())
+}
+
+/// The grid coordinates of a cell that a DGP depends on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellParams {
+    pub d: usize,
+    pub heterogeneity: f64,
+    pub type_weight: Option<f64>,
+}
+
+/// Personas read from a file (coefficients fitted to a real panel) and the pool of feature
+/// differences they are shown (both row-major, d columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedPanel {
+    pub d: usize,
+    pub betas: Arc<Vec<f64>>,
+    pub pool: Arc<Vec<f64>>,
+}
+
+/// Where personas come from (`persona_source`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PersonaSource {
+    /// Generated from archetypes (`persona_source = "synthetic"`, the default).
+    Synthetic,
+    /// Fitted, one ridge logit per respondent, to the panel data in `path` (as written in the
+    /// file; the caller resolves it); `ridge` is the per-respondent penalty.
+    File { path: Spanned<String>, ridge: f64 },
+}
+
+const POPULATIONS: &str = "two_type, gaussian, skewed, scale, mixture or personas";
+const FEATURES: &str = "isotropic, laplace, uniform, anisotropic, embedding or data";
+const NOISES: &str = "logistic, gaussian or none";
+/// Largest |coefficient| and largest scale accepted: beyond it sigmoids and squares overflow
+/// or saturate and every fit is meaningless.
+pub const MAX_MAGNITUDE: f64 = 1e6;
+/// Largest number of synthetic personas.
+pub const MAX_PERSONAS: i64 = 1_000_000;
+
+impl DgpSection {
+    /// The population's name as written (`two_type`, `gaussian`, ...).
+    pub fn population(&self) -> &str {
+        self.population.get_ref()
+    }
+
+    /// Checks everything that needs no file and no grid: names, required keys, sane numbers.
+    /// Returns where personas come from.
+    pub fn check(&self, src: &Source) -> Result<PersonaSource, SpecError> {
+        let pop = self.population.get_ref().as_str();
+        if ![
+            "two_type", "gaussian", "skewed", "scale", "mixture", "personas",
+        ]
+        .contains(&pop)
+        {
+            return Err(src.at(
+                self.population.span(),
+                "dgp.population",
+                format!("expected {POPULATIONS}, got '{pop}'"),
+            ));
+        }
+        let feat = self.features.get_ref().as_str();
+        if ![
+            "isotropic",
+            "laplace",
+            "uniform",
+            "anisotropic",
+            "embedding",
+            "data",
+        ]
+        .contains(&feat)
+        {
+            return Err(src.at(
+                self.features.span(),
+                "dgp.features",
+                format!("expected {FEATURES}, got '{feat}'"),
+            ));
+        }
+        let noise = self.noise.get_ref().as_str();
+        if !["logistic", "gaussian", "none"].contains(&noise) {
+            return Err(src.at(
+                self.noise.span(),
+                "dgp.noise",
+                format!("expected {NOISES}, got '{noise}'"),
+            ));
+        }
+        let finite_vec = |v: &Option<Spanned<Vec<f64>>>, key: &str| -> Result<(), SpecError> {
+            if let Some(v) = v
+                && let Some(bad) = v
+                    .get_ref()
+                    .iter()
+                    .find(|x| !(x.is_finite() && x.abs() <= MAX_MAGNITUDE))
+            {
+                return Err(src.at(
+                    v.span(),
+                    key,
+                    format!("entries must be finite with |x| <= {MAX_MAGNITUDE:e}, got {bad}"),
+                ));
+            }
+            Ok(())
+        };
+        finite_vec(&self.beta_bar, "dgp.beta_bar")?;
+        finite_vec(&self.v, "dgp.v")?;
+        finite_vec(&self.feature_scales, "dgp.feature_scales")?;
+        finite_vec(&self.cov_diag, "dgp.cov_diag")?;
+        for (m, key) in [
+            (&self.means, "dgp.means"),
+            (&self.archetypes, "dgp.archetypes"),
+        ] {
+            if let Some(m) = m
+                && let Some(bad) = m
+                    .get_ref()
+                    .iter()
+                    .flatten()
+                    .find(|x| !(x.is_finite() && x.abs() <= MAX_MAGNITUDE))
+            {
+                return Err(src.at(
+                    m.span(),
+                    key,
+                    format!("entries must be finite with |x| <= {MAX_MAGNITUDE:e}, got {bad}"),
+                ));
+            }
+        }
+        let in_range = |v: &Option<Spanned<f64>>, key: &str, lo: f64, hi: f64, strict: bool| {
+            if let Some(v) = v {
+                let x = *v.get_ref();
+                let ok = if strict { x > lo } else { x >= lo } && x <= hi;
+                if !ok {
+                    return Err(src.at(
+                        v.span(),
+                        key,
+                        format!(
+                            "must lie in {}{lo}, {hi}], got {x:?}",
+                            if strict { "(" } else { "[" }
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        in_range(
+            &self.noise_scale,
+            "dgp.noise_scale",
+            0.0,
+            MAX_MAGNITUDE,
+            true,
+        )?;
+        in_range(
+            &self.heterogeneity,
+            "dgp.heterogeneity",
+            0.0,
+            MAX_HETEROGENEITY,
+            false,
+        )?;
+        in_range(
+            &self.embedding_noise,
+            "dgp.embedding_noise",
+            0.0,
+            MAX_MAGNITUDE,
+            false,
+        )?;
+        in_range(&self.spread, "dgp.spread", 0.0, MAX_MAGNITUDE, false)?;
+        in_range(
+            &self.intensity_sigma,
+            "dgp.intensity_sigma",
+            0.0,
+            10.0,
+            false,
+        )?;
+        in_range(
+            &self.lexicographic_share,
+            "dgp.lexicographic_share",
+            0.0,
+            1.0,
+            false,
+        )?;
+        in_range(
+            &self.lexicographic_factor,
+            "dgp.lexicographic_factor",
+            0.0,
+            MAX_MAGNITUDE,
+            true,
+        )?;
+        in_range(&self.persona_ridge, "dgp.persona_ridge", 0.0, 1e12, true)?;
+        if let Some(p) = &self.personas
+            && !(1..=MAX_PERSONAS).contains(p.get_ref())
+        {
+            return Err(src.at(
+                p.span(),
+                "dgp.personas",
+                format!("must lie in [1, {MAX_PERSONAS}], got {}", p.get_ref()),
+            ));
+        }
+        if let Some(r) = &self.rank
+            && *r.get_ref() > 100_000
+        {
+            return Err(src.at(
+                r.span(),
+                "dgp.rank",
+                format!("must be at most 100000, got {}", r.get_ref()),
+            ));
+        }
+        if pop != "personas" {
+            for (set, key) in [
+                (self.persona_source.is_some(), "dgp.persona_source"),
+                (self.persona_data.is_some(), "dgp.persona_data"),
+                (self.archetypes.is_some(), "dgp.archetypes"),
+                (self.mirror.is_some(), "dgp.mirror"),
+            ] {
+                if set {
+                    return Err(src.at(
+                        self.population.span(),
+                        key,
+                        format!("applies to population = \"personas\" only, not '{pop}'"),
+                    ));
+                }
+            }
+            if feat == "data" {
+                return Err(src.at(
+                    self.features.span(),
+                    "dgp.features",
+                    "'data' needs persona_source = \"train\"",
+                ));
+            }
+            return Ok(PersonaSource::Synthetic);
+        }
+        match self.persona_source.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("synthetic") => {
+                if self.archetypes.is_none() {
+                    return Err(src.at(
+                        self.population.span(),
+                        "dgp.archetypes",
+                        "is required for synthetic personas",
+                    ));
+                }
+                if feat == "data" {
+                    return Err(src.at(
+                        self.features.span(),
+                        "dgp.features",
+                        "'data' needs persona_source = \"train\"",
+                    ));
+                }
+                Ok(PersonaSource::Synthetic)
+            }
+            Some("train") => {
+                let s = self.persona_source.as_ref().expect("matched");
+                let path = self.persona_data.clone().ok_or_else(|| {
+                    src.at(s.span(), "dgp.persona_data", "is required with persona_source = \"train\" (e.g. \"data/train/train.csv\")")
+                })?;
+                if feat != "data" {
+                    return Err(src.at(self.features.span(), "dgp.features", "must be \"data\" with persona_source = \"train\" (differences resampled from the data)"));
+                }
+                Ok(PersonaSource::File {
+                    path,
+                    ridge: self.persona_ridge.as_ref().map_or(1.0, |r| *r.get_ref()),
+                })
+            }
+            Some(other) => Err(src.at(
+                self.persona_source.as_ref().expect("matched").span(),
+                "dgp.persona_source",
+                format!("expected synthetic or train, got '{other}'"),
+            )),
+        }
+    }
+
+    /// The dimension the section implies when the grid gives none.
+    pub fn base_d(&self, panel: Option<&ResolvedPanel>) -> Option<usize> {
+        panel
+            .map(|r| r.d)
+            .or_else(|| {
+                self.archetypes
+                    .as_ref()
+                    .and_then(|a| a.get_ref().first().map(|r| r.len()))
+            })
+            .or_else(|| self.beta_bar.as_ref().map(|b| b.get_ref().len()))
+            .or_else(|| {
+                self.means
+                    .as_ref()
+                    .and_then(|m| m.get_ref().first().map(|r| r.len()))
+            })
+    }
+
+    /// The DGP of one cell of the grid. `seed` is the experiment's master seed (the default
+    /// seed of synthetic personas and embedding loadings); `panel` the personas read from a
+    /// file, when `persona_source` names one (resolved by the caller: this crate does no IO).
+    pub fn build(
+        &self,
+        src: &Source,
+        seed: u64,
+        cell: &CellParams,
+        panel: Option<&ResolvedPanel>,
+    ) -> Result<Dgp, SpecError> {
+        let g = self;
+        let err =
+            |span: std::ops::Range<usize>, key: &str, message: String| src.at(span, key, message);
+        let d = cell.d;
+        let fit = |v: &Spanned<Vec<f64>>, key: &str| -> Result<Vec<f64>, SpecError> {
+            let x = v.get_ref();
+            if x.len() == d {
+                Ok(x.clone())
+            } else if x.len() < d && g.pad {
+                let mut y = x.clone();
+                y.resize(d, 0.0);
+                Ok(y)
+            } else {
+                Err(err(
+                    v.span(),
+                    key,
+                    format!(
+                        "has length {} but d = {d}{}",
+                        x.len(),
+                        if x.len() < d {
+                            " (set pad = true to pad with zeros)"
+                        } else {
+                            ""
+                        }
+                    ),
+                ))
+            }
+        };
+        let need = |v: &Option<Spanned<Vec<f64>>>, key: &str| -> Result<Vec<f64>, SpecError> {
+            match v {
+                Some(v) => fit(v, key),
+                None => Err(err(
+                    g.population.span(),
+                    key,
+                    format!("is required for population '{}'", g.population.get_ref()),
+                )),
+            }
+        };
+        let h = cell.heterogeneity;
+        let pop = match g.population.get_ref().as_str() {
+            "two_type" => Population::TwoType {
+                beta_bar: need(&g.beta_bar, "dgp.beta_bar")?,
+                v: need(&g.v, "dgp.v")?,
+                delta: h,
+            },
+            "skewed" => Population::Skewed {
+                beta_bar: need(&g.beta_bar, "dgp.beta_bar")?,
+                v: need(&g.v, "dgp.v")?,
+                tau: h,
+            },
+            "scale" => Population::Scale {
+                b: need(&g.beta_bar, "dgp.beta_bar")?,
+                sigma: h,
+            },
+            "gaussian" => {
+                let bb = need(&g.beta_bar, "dgp.beta_bar")?;
+                let diag = match &g.cov_diag {
+                    Some(c) => fit(c, "dgp.cov_diag")?,
+                    None => vec![1.0; d],
+                };
+                if let Some(bad) = diag.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                    return Err(err(
+                        g.cov_diag.as_ref().unwrap().span(),
+                        "dgp.cov_diag",
+                        format!("variances must be >= 0, got {bad}"),
+                    ));
+                }
+                let mut chol = vec![0.0; d * d];
+                for j in 0..d {
+                    chol[j * d + j] = diag[j].sqrt();
+                }
+                Population::Gaussian {
+                    beta_bar: bb,
+                    tau: h,
+                    chol,
+                }
+            }
+            "mixture" => {
+                let m = g.means.as_ref().ok_or_else(|| {
+                    err(
+                        g.population.span(),
+                        "dgp.means",
+                        "is required for a mixture".into(),
+                    )
+                })?;
+                let mut means = Vec::new();
+                for row in m.get_ref() {
+                    means.push(fit(&Spanned::new(m.span(), row.clone()), "dgp.means")?);
+                }
+                let mut weights = match (&g.weights, cell.type_weight) {
+                    (_, Some(p)) => vec![p, 1.0 - p],
+                    (Some(w), None) => w.get_ref().clone(),
+                    (None, None) => {
+                        return Err(err(
+                            m.span(),
+                            "dgp.weights",
+                            "is required for a mixture".into(),
+                        ));
+                    }
+                };
+                if weights.len() != means.len() {
+                    let span = g.weights.as_ref().map_or(m.span(), |w| w.span());
+                    return Err(err(
+                        span,
+                        "dgp.weights",
+                        format!("{} weights for {} means", weights.len(), means.len()),
+                    ));
+                }
+                let s: f64 = weights.iter().sum();
+                if (s - 1.0).abs() > 1e-9 || weights.iter().any(|w| w.is_nan() || *w < 0.0) {
+                    let span = g.weights.as_ref().map_or(m.span(), |w| w.span());
+                    return Err(err(
+                        span,
+                        "dgp.weights",
+                        format!("weights must be >= 0 and sum to 1, got {weights:?} (sum {s})"),
+                    ));
+                }
+                weights.iter_mut().for_each(|w| *w = w.max(0.0));
+                // Heterogeneity scales the spread of the types around their weighted mean.
+                let mut bar = vec![0.0; d];
+                for (mu, w) in means.iter().zip(&weights) {
+                    axpy(*w, mu, &mut bar);
+                }
+                let means = means
+                    .iter()
+                    .map(|mu| mu.iter().zip(&bar).map(|(m, b)| b + h * (m - b)).collect())
+                    .collect();
+                Population::Mixture { means, weights }
+            }
+            "personas" => {
+                let base = match panel {
+                    Some(r) => Population::Personas {
+                        d: r.d,
+                        betas: r.betas.clone(),
+                    },
+                    None => {
+                        let a = g.archetypes.as_ref().ok_or_else(|| {
+                            err(
+                                g.population.span(),
+                                "dgp.archetypes",
+                                "is required for synthetic personas".into(),
+                            )
+                        })?;
+                        let mut archetypes = Vec::new();
+                        for row in a.get_ref() {
+                            archetypes
+                                .push(fit(&Spanned::new(a.span(), row.clone()), "dgp.archetypes")?);
+                        }
+                        let count = g.personas.as_ref().map_or(200, |c| *c.get_ref());
+                        if count < 1 {
+                            return Err(err(
+                                g.personas.as_ref().unwrap().span(),
+                                "dgp.personas",
+                                "must be at least 1".into(),
+                            ));
+                        }
+                        crate::PersonaSpec {
+                            count: count as usize,
+                            archetypes,
+                            spread: g.spread.as_ref().map_or(0.5, |v| *v.get_ref()),
+                            intensity_sigma: g
+                                .intensity_sigma
+                                .as_ref()
+                                .map_or(0.5, |v| *v.get_ref()),
+                            lexicographic_share: g
+                                .lexicographic_share
+                                .as_ref()
+                                .map_or(0.1, |v| *v.get_ref()),
+                            lexicographic_factor: g
+                                .lexicographic_factor
+                                .as_ref()
+                                .map_or(10.0, |v| *v.get_ref()),
+                        }
+                        .generate(g.persona_seed.unwrap_or(seed))
+                        .map_err(|e| err(a.span(), "dgp.archetypes", e.0))?
+                    }
+                };
+                // Heterogeneity scales every persona's deviation from the mean (0: homogeneous).
+                let Population::Personas { d: pd, betas } = base else {
+                    unreachable!()
+                };
+                if pd != d {
+                    return Err(err(
+                        g.population.span(),
+                        "grid.d",
+                        format!("personas have d = {pd}; a grid over d does not apply"),
+                    ));
+                }
+                let r = betas.len() / pd;
+                let mut bar = vec![0.0; pd];
+                for row in betas.chunks_exact(pd) {
+                    axpy(1.0 / r as f64, row, &mut bar);
+                }
+                let mut scaled: Vec<f64> = betas
+                    .chunks_exact(pd)
+                    .flat_map(|row| {
+                        row.iter()
+                            .zip(&bar)
+                            .map(|(b, m)| m + h * (b - m))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                // `mirror = true`: add each persona's reflection through the mean,
+                // 2·beta_bar − beta_r. The panel (2R personas) keeps its mean and becomes
+                // symmetric about it, so SPEC §4's identification condition holds.
+                if g.mirror.unwrap_or(false) {
+                    let reflected: Vec<f64> = scaled
+                        .chunks_exact(pd)
+                        .flat_map(|row| {
+                            row.iter()
+                                .zip(&bar)
+                                .map(|(b, m)| 2.0 * m - b)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    scaled.extend(reflected);
+                }
+                Population::Personas {
+                    d: pd,
+                    betas: std::sync::Arc::new(scaled),
+                }
+            }
+            other => {
+                return Err(err(
+                    g.population.span(),
+                    "dgp.population",
+                    format!(
+                        "expected two_type, gaussian, skewed, scale, mixture or personas, got '{other}'"
+                    ),
+                ));
+            }
+        };
+        let features = match g.features.get_ref().as_str() {
+            "data" => match panel {
+                Some(r) => Features::Resampled {
+                    d: r.d,
+                    rows: r.pool.clone(),
+                },
+                None => {
+                    return Err(err(
+                        g.features.span(),
+                        "dgp.features",
+                        "'data' needs persona_source = \"train\"".into(),
+                    ));
+                }
+            },
+            "isotropic" => Features::Isotropic { d },
+            "laplace" => Features::Laplace { d, scale: 1.0 },
+            "uniform" => Features::Uniform {
+                d,
+                half_width: 3f64.sqrt(),
+            },
+            "anisotropic" => Features::Anisotropic {
+                scales: match &g.feature_scales {
+                    Some(s) => fit(s, "dgp.feature_scales")?,
+                    None => {
+                        return Err(err(
+                            g.features.span(),
+                            "dgp.feature_scales",
+                            "is required for anisotropic features".into(),
+                        ));
+                    }
+                },
+            },
+            "embedding" => Features::embedding_like(
+                d,
+                g.rank.as_ref().map_or(2, |v| *v.get_ref()).max(1),
+                g.embedding_noise.as_ref().map_or(0.3, |v| *v.get_ref()),
+                g.loading_seed.unwrap_or(seed),
+            ),
+            other => {
+                return Err(err(
+                    g.features.span(),
+                    "dgp.features",
+                    format!(
+                        "expected isotropic, laplace, uniform, anisotropic or embedding, got '{other}'"
+                    ),
+                ));
+            }
+        };
+        let scale = g.noise_scale.as_ref().map_or(1.0, |s| *s.get_ref());
+        let noise = match g.noise.get_ref().as_str() {
+            "logistic" => Noise::Logistic { scale },
+            "gaussian" => Noise::Gaussian { scale },
+            "none" => Noise::None,
+            other => {
+                return Err(err(
+                    g.noise.span(),
+                    "dgp.noise",
+                    format!("expected logistic, gaussian or none, got '{other}'"),
+                ));
+            }
+        };
+        let span = g.population.span();
+        Dgp::new(pop, features, noise).map_err(|e| err(span, "dgp", e.0))
+    }
+}
+
+/// Largest heterogeneity accepted (a spread in units of beta_bar's scale): beyond it the
+/// population is noise and cell keys lose their meaning.
+pub const MAX_HETEROGENEITY: f64 = 1e4;

@@ -1,0 +1,357 @@
+//! Experiment files, stage 2: the resolved plan. [`Experiment::resolve`] reads what the spec
+//! names outside itself (persona panels fitted to real data), fixes the grid's d when the
+//! personas do, and checks that every cell's DGP can be built; [`Experiment::dgp_for`]
+//! builds a cell's DGP when asked (work units are never materialised all at once). A plan
+//! also knows how much memory a run of it needs ([`Experiment::peak_memory_bytes`]).
+//!
+//! A plan can be resolved from the original files ([`Inputs::Files`]) or from a results
+//! directory, which holds the resolved panel it ran with ([`Inputs::ResultsDir`]): reading
+//! results never needs external data.
+
+use crate::error::{SweepError, input};
+use crate::spec::{Cell, ExperimentSpec, cell_key};
+use signest_core::spec::SpecError;
+use signest_sim::Dgp;
+use signest_sim::spec::{PersonaSource, ResolvedPanel};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Personas fitted to a real panel: coefficients and the pool of (scaled) differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealPersonas {
+    pub panel: ResolvedPanel,
+    pub feature_names: Vec<String>,
+    pub respondents: usize,
+    /// The file they were fitted to, as resolved (or the results directory they came from).
+    pub source: String,
+}
+
+/// Where a plan's external inputs come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Inputs<'a> {
+    /// The files the experiment names (relative paths: the working directory, then each
+    /// directory above the experiment file).
+    Files,
+    /// The copies a results directory holds (`personas.csv`, `persona_pool.csv`).
+    ResultsDir(&'a Path),
+}
+
+/// A resolved experiment: the spec, plus what it needed from outside.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub spec: ExperimentSpec,
+    /// Personas read from a file (`persona_source = "train"`).
+    pub real_personas: Option<RealPersonas>,
+}
+
+impl std::ops::Deref for Experiment {
+    type Target = ExperimentSpec;
+    fn deref(&self) -> &ExperimentSpec {
+        &self.spec
+    }
+}
+
+/// For tests that plant defects in a resolved experiment (a changed seed, a swapped
+/// estimator); nothing in the library mutates a plan.
+impl std::ops::DerefMut for Experiment {
+    fn deref_mut(&mut self) -> &mut ExperimentSpec {
+        &mut self.spec
+    }
+}
+
+/// The file names of a resolved panel inside a results directory.
+pub const PERSONAS_FILE: &str = "personas.csv";
+pub const POOL_FILE: &str = "persona_pool.csv";
+
+impl Experiment {
+    /// Reads, validates and resolves an experiment file.
+    pub fn from_file(path: &Path) -> Result<Experiment, SweepError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SweepError::Spec(SpecError {
+                file: path.display().to_string(),
+                line: None,
+                key: "file".into(),
+                message: format!("cannot read: {e}"),
+            })
+        })?;
+        Experiment::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and resolves experiment text from its files (see [`Inputs::Files`]).
+    pub fn parse(text: &str, file: &str) -> Result<Experiment, SweepError> {
+        Experiment::resolve(ExperimentSpec::parse(text, file)?, Inputs::Files)
+    }
+
+    /// Stage 2: reads the spec's external inputs and checks every cell's DGP.
+    pub fn resolve(spec: ExperimentSpec, inputs: Inputs) -> Result<Experiment, SweepError> {
+        let mut spec = spec;
+        let real_personas = match (&spec.persona_source, inputs) {
+            (PersonaSource::Synthetic, _) => None,
+            (PersonaSource::File { .. }, Inputs::ResultsDir(dir)) => Some(read_panel(dir)?),
+            (PersonaSource::File { path, ridge }, Inputs::Files) => {
+                let src = spec.source();
+                let given = PathBuf::from(path.get_ref());
+                let resolved = if given.is_absolute() || given.exists() {
+                    given.clone()
+                } else {
+                    Path::new(&spec.file)
+                        .ancestors()
+                        .skip(1)
+                        .map(|a| a.join(&given))
+                        .find(|c| c.exists())
+                        .unwrap_or(given.clone())
+                };
+                if !resolved.exists() {
+                    return Err(src
+                        .at(
+                            path.span(),
+                            "dgp.persona_data",
+                            format!(
+                                "{} does not exist: run `python3 scripts/setup_train_data.py` (or `just train-data`) first",
+                                resolved.display()
+                            ),
+                        )
+                        .into());
+                }
+                Some(
+                    real_personas(&resolved, *ridge)
+                        .map_err(|e| src.at(path.span(), "dgp.persona_data", e))?,
+                )
+            }
+        };
+        if let Some(r) = &real_personas
+            && spec.cells.iter().any(|c| c.d == 0)
+        {
+            for c in &mut spec.cells {
+                c.d = r.panel.d;
+                c.key = cell_key(c.n, c.d, c.heterogeneity, c.type_weight);
+            }
+        }
+        let exp = Experiment {
+            spec,
+            real_personas,
+        };
+        // Build every cell's DGP now, so that impossible values fail before any work.
+        for c in &exp.cells {
+            if exp.dgp_for(c)?.u_star().is_none() {
+                let span = exp.dgp.beta_bar.as_ref().map_or(0..0, |b| b.span());
+                return Err(exp
+                    .source()
+                    .at(
+                        span,
+                        "dgp.beta_bar",
+                        format!(
+                            "cell {}: beta_bar = 0, there is no direction to estimate",
+                            c.key
+                        ),
+                    )
+                    .into());
+            }
+        }
+        Ok(exp)
+    }
+
+    /// The DGP of a cell.
+    pub fn dgp_for(&self, cell: &Cell) -> Result<Dgp, SweepError> {
+        Ok(self.dgp.build(
+            &self.source(),
+            self.seed,
+            &cell.params(),
+            self.real_personas.as_ref().map(|r| &r.panel),
+        )?)
+    }
+
+    /// Peak memory of a run at `threads` threads, in bytes, estimated before any work: per
+    /// thread, the largest cell's data set (z, y, weights and ids: n·(d + 3)·8 bytes) and the
+    /// most demanding estimator's own needs on it ([`signest_estimator::Estimator::memory_bytes`]);
+    /// once, every cell's disagreement test set and the persona panel.
+    pub fn peak_memory_bytes(&self, threads: usize) -> u64 {
+        let per_thread = self
+            .cells
+            .iter()
+            .map(|c| {
+                let (n, d) = (c.n as u64, c.d as u64);
+                let data = n.saturating_mul(d + 3).saturating_mul(8);
+                let est = self
+                    .estimators
+                    .iter()
+                    .map(|e| e.estimator.memory_bytes(c.n, c.d))
+                    .max()
+                    .unwrap_or(0);
+                data.saturating_add(est)
+            })
+            .max()
+            .unwrap_or(0);
+        let test_sets: u64 = self
+            .cells
+            .iter()
+            .map(|c| {
+                (self.test_size as u64)
+                    .saturating_mul(c.d as u64)
+                    .saturating_mul(8)
+            })
+            .fold(0u64, u64::saturating_add);
+        let panel = self
+            .real_personas
+            .as_ref()
+            .map_or(0, |r| 8 * (r.panel.betas.len() + r.panel.pool.len()) as u64);
+        per_thread
+            .saturating_mul(threads as u64)
+            .saturating_add(test_sets)
+            .saturating_add(panel)
+    }
+
+    /// Refuses a run whose [`Experiment::peak_memory_bytes`] exceeds the memory available on
+    /// this machine (`available` bytes; `None`: unknown, not checked).
+    pub fn check_memory(&self, threads: usize, available: Option<u64>) -> Result<(), SweepError> {
+        let need = self.peak_memory_bytes(threads);
+        match available {
+            Some(have) if need > have => Err(SweepError::Resources(format!(
+                "{}: a run at {threads} thread(s) needs about {} of memory (largest cell: {}; rows × (d + 3) × 8 bytes × threads, plus the estimators' own needs and the test sets), but this machine has {} available: use smaller n or d, or fewer --threads",
+                self.source()
+                    .at(self.n_span.clone(), "grid.n", "")
+                    .to_string()
+                    .trim_end_matches(": "),
+                human_bytes(need),
+                self.cells
+                    .iter()
+                    .max_by_key(|c| c.n as u128 * c.d as u128)
+                    .map_or("-".to_string(), |c| c.key.clone()),
+                human_bytes(have)
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Memory available to a new process (`MemAvailable` in /proc/meminfo), when known.
+pub fn available_memory_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = s
+        .lines()
+        .find(|l| l.starts_with("MemAvailable:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+pub fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1024f64.powi(4) {
+        format!("{:.1} TiB", b / 1024f64.powi(4))
+    } else if b >= 1024f64.powi(3) {
+        format!("{:.1} GiB", b / 1024f64.powi(3))
+    } else {
+        format!("{:.0} MiB", b / 1024f64.powi(2))
+    }
+}
+
+/// Fits one ridge logit per respondent of a real panel (`peruser`'s fits) on the differences
+/// scaled by their column standard deviations; those are the personas.
+pub fn real_personas(path: &Path, ridge: f64) -> Result<RealPersonas, String> {
+    let csv = signest_io::read_comparisons_csv(path).map_err(|e| e.to_string())?;
+    let data = csv.data;
+    let d = data.d();
+    let scales = data.column_sd();
+    let scaled = data.scale_columns(&scales);
+    let fits = signest_estimator::panel::per_respondent_coefficients(&scaled, ridge)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let betas: Vec<f64> = fits
+        .iter()
+        .flatten()
+        .flat_map(|b| b.iter().copied())
+        .collect();
+    Ok(RealPersonas {
+        respondents: betas.len() / d,
+        panel: ResolvedPanel {
+            d,
+            betas: Arc::new(betas),
+            pool: Arc::new(scaled.z().to_vec()),
+        },
+        feature_names: data.feature_names().to_vec(),
+        source: path.display().to_string(),
+    })
+}
+
+/// The resolved panel as two CSV texts (personas, pool), with the feature names as header.
+/// Numbers are written in Rust's shortest round-trip form, so reading them back gives the
+/// same bits.
+pub fn panel_files(r: &RealPersonas) -> (String, String) {
+    let table = |rows: &[f64]| {
+        let mut s = r.feature_names.join(",");
+        s.push('\n');
+        for row in rows.chunks_exact(r.panel.d) {
+            s += &row
+                .iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            s.push('\n');
+        }
+        s
+    };
+    (table(&r.panel.betas), table(&r.panel.pool))
+}
+
+fn read_table(path: &Path) -> Result<(Vec<String>, Vec<f64>), SweepError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        input(format!(
+            "{}: {e} (a results directory of personas read from a file keeps the resolved panel here)",
+            path.display()
+        ))
+    })?;
+    let mut lines = text.lines();
+    let names: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let mut v = Vec::new();
+    for (i, l) in lines.enumerate() {
+        let row: Vec<&str> = l.split(',').collect();
+        if row.len() != names.len() {
+            return Err(input(format!(
+                "{}:{}: expected {} numbers, got {}",
+                path.display(),
+                i + 2,
+                names.len(),
+                row.len()
+            )));
+        }
+        for x in row {
+            v.push(x.parse::<f64>().map_err(|_| {
+                input(format!(
+                    "{}:{}: '{x}' is not a number",
+                    path.display(),
+                    i + 2
+                ))
+            })?);
+        }
+    }
+    Ok((names, v))
+}
+
+fn read_panel(dir: &Path) -> Result<RealPersonas, SweepError> {
+    let (names, betas) = read_table(&dir.join(PERSONAS_FILE))?;
+    let (pool_names, pool) = read_table(&dir.join(POOL_FILE))?;
+    if names != pool_names || names.is_empty() {
+        return Err(input(format!(
+            "{}: {PERSONAS_FILE} and {POOL_FILE} disagree on the features",
+            dir.display()
+        )));
+    }
+    let d = names.len();
+    Ok(RealPersonas {
+        respondents: betas.len() / d,
+        panel: ResolvedPanel {
+            d,
+            betas: Arc::new(betas),
+            pool: Arc::new(pool),
+        },
+        feature_names: names,
+        source: dir.display().to_string(),
+    })
+}
