@@ -101,6 +101,18 @@ enum Command {
         #[arg(long)]
         truth: bool,
     },
+    /// Replay a sample of a finished results directory's units from the directory alone and
+    /// compare them with its runs.csv (every column but `*_seconds`): does it regenerate?
+    /// Exits 1 when a unit differs.
+    Audit {
+        dir: PathBuf,
+        /// Units to replay.
+        #[arg(long, default_value_t = 3)]
+        units: usize,
+        /// Only cells with n·d at most this (replay cost).
+        #[arg(long, default_value_t = 2_000_000)]
+        max_size: u64,
+    },
     /// Population targets (SPEC §4) of every DGP of an experiment: bt's and sign's limits and
     /// their bias from u*, with numerical errors. Writes targets.csv.
     Targets {
@@ -267,6 +279,13 @@ fn run(cmd: Command) -> Result<(), CliError> {
                     signest::sweep::truth_loss01(&experiment, &cell, rep)?
                 );
             }
+        }
+        Command::Audit {
+            dir,
+            units,
+            max_size,
+        } => {
+            print!("{}", signest::sweep::audit(&dir, units, max_size)?);
         }
         Command::Targets { experiment, out } => {
             print!("{}", signest::theory::targets(&experiment, out)?);

@@ -114,3 +114,37 @@ pub fn replay(path: &Path, cell: &str, rep: u64) -> Result<String, CliError> {
     })?)
     .expect("utf8"))
 }
+
+/// `signest audit DIR`: replays a sample of units from the directory alone and compares them
+/// with runs.csv; errors (exit 1) when one differs.
+pub fn audit(dir: &Path, units: usize, max_size: u64) -> Result<String, CliError> {
+    let rd = signest_sweep::ResultsDir::open(dir)?;
+    let t = std::time::Instant::now();
+    let a = signest_sweep::audit(&rd, units, max_size)?;
+    let mut s = String::new();
+    for (cell, rep, same) in &a.units {
+        s += &format!(
+            "{cell} rep {rep}: {}\n",
+            if *same { "identical" } else { "DIFFERS" }
+        );
+    }
+    let bad = a.units.iter().filter(|u| !u.2).count();
+    s += &format!(
+        "audit: {}: {} units replayed in {:.1} s, {} identical, {bad} differ\n",
+        dir.display(),
+        a.units.len(),
+        t.elapsed().as_secs_f64(),
+        a.units.len() - bad
+    );
+    if bad > 0 {
+        print!("{s}");
+        return Err(CliError {
+            code: 1,
+            message: format!(
+                "{bad} replayed unit(s) differ from {}/runs.csv",
+                dir.display()
+            ),
+        });
+    }
+    Ok(s)
+}

@@ -250,12 +250,24 @@ impl ResultsDir {
     /// Writes experiment.toml and, for personas read from a file, the resolved panel.
     pub fn write_experiment(&self, exp: &Experiment) -> Result<(), SweepError> {
         self.write(EXPERIMENT, exp.text.as_bytes())?;
+        self.write_panel(exp)
+    }
+
+    /// Writes the resolved persona panel (personas.csv, persona_pool.csv) when the
+    /// experiment read personas from a file; nothing otherwise.
+    pub fn write_panel(&self, exp: &Experiment) -> Result<(), SweepError> {
         if let Some(r) = &exp.real_personas {
             let (betas, pool) = panel_files(r);
             self.write(PERSONAS_FILE, betas.as_bytes())?;
             self.write(POOL_FILE, pool.as_bytes())?;
         }
         Ok(())
+    }
+
+    /// Whether the experiment read personas from a file but this directory lacks the
+    /// resolved panel (a directory written before the panel was kept with the results).
+    pub fn lacks_panel(&self, exp: &Experiment) -> bool {
+        exp.real_personas.is_some() && !self.has(PERSONAS_FILE)
     }
 
     pub fn runs(&self) -> Result<Vec<Row>, SweepError> {

@@ -667,3 +667,62 @@ pub fn reuse_from(
         units_checked: checked,
     })
 }
+
+/// What [`audit`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditReport {
+    /// (cell key, replication, identical) for every unit replayed.
+    pub units: Vec<(String, u64, bool)>,
+}
+
+impl AuditReport {
+    pub fn all_identical(&self) -> bool {
+        self.units.iter().all(|u| u.2)
+    }
+}
+
+/// Replays `k` units of a finished results directory from the directory alone (its
+/// experiment file and resolved panel) and compares each with its rows in runs.csv, every
+/// column but `*_seconds`. Units come from cells with n·d ≤ `max_size` (cost), spread over
+/// those cells and over the replications by a fixed rule, so the same call picks the same
+/// units.
+pub fn audit(dir: &ResultsDir, k: usize, max_size: u64) -> Result<AuditReport, SweepError> {
+    let exp = dir.experiment()?;
+    let rows = dir.runs()?;
+    let mut cells: Vec<&Cell> = exp
+        .cells
+        .iter()
+        .filter(|c| c.n as u64 * c.d as u64 <= max_size)
+        .collect();
+    cells.sort_by_key(|c| (c.n as u64 * c.d as u64, c.index));
+    if cells.is_empty() {
+        return Err(input(format!(
+            "{}: no cell has n·d <= {max_size}: raise --max-size",
+            dir.path().display()
+        )));
+    }
+    let r = exp.replications;
+    let mut units = Vec::new();
+    for j in 0..k {
+        // Evenly over the eligible cells (cheapest and costliest included), replications
+        // spread by a multiplicative step.
+        let c = cells[if k == 1 {
+            0
+        } else {
+            j * (cells.len() - 1) / (k - 1)
+        }];
+        let rep = (c.index as u64 * 7919 + j as u64 * 104_729) % r;
+        if units.iter().any(|(key, rp, _)| key == &c.key && *rp == rep) {
+            continue;
+        }
+        let fresh = run_unit(&exp, c, rep)?;
+        let old: Vec<Row> = rows
+            .iter()
+            .filter(|x| x.cell == c.key && x.replication == rep)
+            .cloned()
+            .collect();
+        let same = Row::without_timings(&fresh) == Row::without_timings(&old);
+        units.push((c.key.clone(), rep, same));
+    }
+    Ok(AuditReport { units })
+}

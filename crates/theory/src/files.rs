@@ -53,6 +53,10 @@ pub struct VerifyOutcome {
 pub fn verify_dir(dir: &Path, experiment: Option<&Path>) -> Result<VerifyOutcome, TheoryError> {
     let rd = ResultsDir::open(dir)?;
     let mut exp = rd.experiment()?;
+    // An older directory gains the resolved panel, so that it never needs the data again.
+    if rd.lacks_panel(&exp) {
+        rd.write_panel(&exp)?;
+    }
     if let Some(p) = experiment {
         let other = signest_sweep::Experiment::from_file(p)?;
         let keys = |e: &signest_sweep::Experiment| {
