@@ -48,6 +48,11 @@ paper:
 report dir:
     cargo run --release -- report {{dir}}
 
+# Replay a sample of a finished run's units and compare with its runs.csv, e.g.
+# `just audit results/paper/heterogeneity`.
+audit dir:
+    cargo run --release -- audit {{dir}} --units 5
+
 # Verdicts for a finished run, e.g. `just verify results/quickstart`.
 verify dir:
     cargo run --release -- verify {{dir}}

@@ -20,7 +20,10 @@ pub fn targets(path: &Path, out: Option<PathBuf>) -> Result<String, CliError> {
             r.group, r.estimator, r.method, r.bias_deg, r.error_deg
         );
     }
-    s += &format!("targets: {}\n", out.join("targets.csv").display());
+    s += &format!(
+        "targets: {}\n",
+        out.join(signest_sweep::results::TARGETS).display()
+    );
     Ok(s)
 }
 

@@ -188,7 +188,7 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
                 )
             }
         }
-        let vj = std::fs::read_to_string(m.join("verdicts.json"))
+        let vj = std::fs::read_to_string(m.join(signest_sweep::results::VERDICTS_JSON))
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
         if let Some(v) = vj.as_ref().and_then(|v| v["verdicts"].as_array().cloned()) {

@@ -59,9 +59,7 @@ impl std::ops::DerefMut for Experiment {
     }
 }
 
-/// The file names of a resolved panel inside a results directory.
-pub const PERSONAS_FILE: &str = "personas.csv";
-pub const POOL_FILE: &str = "persona_pool.csv";
+pub use crate::results::{PERSONAS_FILE, POOL_FILE};
 
 impl Experiment {
     /// Reads, validates and resolves an experiment file.

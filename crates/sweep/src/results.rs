@@ -19,7 +19,7 @@
 
 use crate::error::{SweepError, input};
 use crate::output::{Row, SummaryRow};
-use crate::plan::{Experiment, Inputs, PERSONAS_FILE, POOL_FILE, panel_files};
+use crate::plan::{Experiment, Inputs, panel_files};
 use crate::run::Shard;
 use crate::spec::ExperimentSpec;
 use std::fs::{self, File};
@@ -37,6 +37,11 @@ pub const REPORT: &str = "report.md";
 pub const PROGRESS: &str = "progress.jsonl";
 pub const STATE: &str = "state.json";
 pub const LOCK: &str = ".lock";
+/// The resolved persona panel (personas read from a file) and the pool they were shown.
+pub const PERSONAS_FILE: &str = "personas.csv";
+pub const POOL_FILE: &str = "persona_pool.csv";
+/// The gate's report (`signest check`).
+pub const CHECK: &str = "check.md";
 
 /// `{commit, dirty}` of the git work tree a run started in.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -595,8 +595,8 @@ pub fn reuse_from(
     }
     let old_rows: Vec<Row> = if old.join(crate::results::RUNS).exists() {
         ResultsDir::new(old).runs()?
-    } else if old.join("progress.jsonl").exists() {
-        read_progress(&old.join("progress.jsonl"))?
+    } else if old.join(PROGRESS).exists() {
+        read_progress(&old.join(PROGRESS))?
             .into_values()
             .flatten()
             .collect()

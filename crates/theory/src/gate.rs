@@ -428,7 +428,7 @@ pub fn check(
         items.iter().filter(|i| i.pass).count(),
         items.iter().filter(|i| !i.pass).count()
     );
-    w("check.md", report.as_bytes())?;
+    w(signest_sweep::results::CHECK, report.as_bytes())?;
     Ok(CheckOutcome {
         items,
         run,
