@@ -113,6 +113,9 @@ enum Command {
         #[arg(long, default_value_t = 2_000_000)]
         max_size: u64,
     },
+    /// Fill the loss01_truth and shortfall columns of a results directory written before they
+    /// existed (each unit's data drawn again from its own stream; no fit is redone).
+    Truth { dir: PathBuf },
     /// Population targets (SPEC §4) of every DGP of an experiment: bt's and sign's limits and
     /// their bias from u*, with numerical errors. Writes targets.csv.
     Targets {
@@ -286,6 +289,15 @@ fn run(cmd: Command) -> Result<(), CliError> {
             max_size,
         } => {
             print!("{}", signest::sweep::audit(&dir, units, max_size)?);
+        }
+        Command::Truth { dir } => {
+            let rd = signest_sweep::ResultsDir::open(&dir)?;
+            let n = signest_sweep::backfill_truth(&rd)?;
+            println!(
+                "{}: loss01_truth filled for {n} units{}",
+                dir.display(),
+                if n == 0 { " (already present)" } else { "" }
+            );
         }
         Command::Targets { experiment, out } => {
             print!("{}", signest::theory::targets(&experiment, out)?);

@@ -26,6 +26,15 @@ pub struct Row {
     pub disagreement: Option<f64>,
     pub disagreement_mcse: Option<f64>,
     pub loss01: Option<f64>,
+    /// The training 0-1 loss (weighted fraction) of the true direction u* on the same data:
+    /// the same on every row of a unit. A sign fit above it has provably not found the
+    /// minimum (u* is a feasible point with a lower loss).
+    #[serde(default)]
+    pub loss01_truth: Option<f64>,
+    /// Sign-family fits only: `loss01 > loss01_truth`, a proven optimiser shortfall. Empty
+    /// for other estimators (their objective is not the 0-1 loss).
+    #[serde(default)]
+    pub shortfall: Option<bool>,
     pub certified: bool,
     pub status: String,
     pub error: String,
@@ -62,6 +71,8 @@ impl Row {
             disagreement: None,
             disagreement_mcse: None,
             loss01: None,
+            loss01_truth: None,
+            shortfall: None,
             certified: false,
             status: String::new(),
             error: String::new(),
@@ -92,9 +103,20 @@ pub struct SummaryRow {
     pub mean_disagreement: f64,
     pub mcse_disagreement: f64,
     pub mean_loss01: f64,
+    /// Mean 0-1 loss of u* on the same data sets.
+    #[serde(default = "nan")]
+    pub mean_loss01_truth: f64,
+    /// Sign-family estimators: the share of successful fits with `loss01 > loss01_truth`
+    /// (proven optimiser shortfalls); NaN for the others.
+    #[serde(default = "nan")]
+    pub shortfall_fraction: f64,
     pub certified_fraction: f64,
     pub failures: usize,
     pub mean_fit_seconds: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// Quantile with linear interpolation between order statistics (R's type 7).
@@ -143,6 +165,8 @@ pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
             let dis: Vec<f64> = ok.iter().filter_map(|r| r.disagreement).collect();
             let (dm, dse) = mean_mcse(&dis);
             let loss: Vec<f64> = ok.iter().filter_map(|r| r.loss01).collect();
+            let truth: Vec<f64> = g.iter().filter_map(|r| r.loss01_truth).collect();
+            let short: Vec<bool> = ok.iter().filter_map(|r| r.shortfall).collect();
             let first = g[0];
             SummaryRow {
                 cell: first.cell.clone(),
@@ -161,6 +185,12 @@ pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
                 mean_disagreement: dm,
                 mcse_disagreement: dse,
                 mean_loss01: mean_mcse(&loss).0,
+                mean_loss01_truth: mean_mcse(&truth).0,
+                shortfall_fraction: if short.is_empty() {
+                    f64::NAN
+                } else {
+                    short.iter().filter(|s| **s).count() as f64 / short.len() as f64
+                },
                 certified_fraction: ok.iter().filter(|r| r.certified).count() as f64
                     / ok.len().max(1) as f64,
                 failures: g.len() - ok.len(),

@@ -153,11 +153,13 @@ fn fit_rows(
     data: &Comparisons,
     sample_seconds: f64,
 ) -> Vec<Row> {
+    let truth = loss01(data, &plan.u_star).weighted_fraction();
     exp.estimators
         .iter()
         .map(|e| {
             let mut row = Row::new(cell, rep, e);
             row.sample_seconds = sample_seconds;
+            row.loss01_truth = Some(truth);
             match e.estimator.fit(data) {
                 Ok(fit) => {
                     row.angular_error_deg = Some(angular_error_deg(&fit.direction, &plan.u_star));
@@ -170,7 +172,11 @@ fn fit_rows(
                     };
                     row.disagreement = Some(dis);
                     row.disagreement_mcse = Some(mcse);
-                    row.loss01 = Some(loss01(data, &fit.direction).weighted_fraction());
+                    let l = loss01(data, &fit.direction).weighted_fraction();
+                    row.loss01 = Some(l);
+                    if e.kind.family == signest_estimator::Family::Sign {
+                        row.shortfall = Some(l > truth);
+                    }
                     row.certified = fit.certified();
                     row.status = fit.status.as_str().to_string();
                     row.fit_seconds = fit.fit_seconds;
@@ -725,4 +731,67 @@ pub fn audit(dir: &ResultsDir, k: usize, max_size: u64) -> Result<AuditReport, S
         units.push((c.key.clone(), rep, same));
     }
     Ok(AuditReport { units })
+}
+
+/// Fills the `loss01_truth` and `shortfall` columns of a finished results directory written
+/// before they existed: each unit's data set is drawn again from its own stream (no fit is
+/// redone; the data are what replay draws, so the values equal a fresh run's), and runs.csv
+/// and summary.csv are rewritten atomically. Returns the number of units filled; a directory
+/// that already has the columns is left as it is (0).
+pub fn backfill_truth(dir: &ResultsDir) -> Result<u64, SweepError> {
+    let exp = dir.experiment()?;
+    let mut rows = dir.runs()?;
+    if rows.iter().all(|r| r.loss01_truth.is_some()) {
+        return Ok(0);
+    }
+    let r = exp.replications;
+    let units: Vec<(usize, u64)> = exp
+        .cells
+        .iter()
+        .flat_map(|c| (0..r).map(move |k| (c.index, k)))
+        .collect();
+    let plans: Vec<CellPlan> = exp
+        .cells
+        .par_iter()
+        .map(|c| plan_cell(&exp, c))
+        .collect::<Result<_, _>>()?;
+    let truths: Vec<((String, u64), f64)> = units
+        .par_iter()
+        .with_max_len(1)
+        .map(|&(c, k)| {
+            let cell = &exp.cells[c];
+            let data = unit_data(&exp, cell, k, &plans[c]);
+            (
+                (cell.key.clone(), k),
+                loss01(&data, &plans[c].u_star).weighted_fraction(),
+            )
+        })
+        .collect();
+    let truths: BTreeMap<(String, u64), f64> = truths.into_iter().collect();
+    for row in &mut rows {
+        let t = *truths
+            .get(&(row.cell.clone(), row.replication))
+            .ok_or_else(|| {
+                input(format!(
+                    "{}: runs.csv has cell {} replication {}, which the experiment does not",
+                    dir.path().display(),
+                    row.cell,
+                    row.replication
+                ))
+            })?;
+        row.loss01_truth = Some(t);
+        let sign = exp
+            .estimator(&row.estimator)
+            .is_some_and(|e| e.kind.family == signest_estimator::Family::Sign);
+        row.shortfall = match (sign, row.loss01) {
+            (true, Some(l)) => Some(l > t),
+            _ => None,
+        };
+    }
+    dir.write(crate::results::RUNS, &crate::results::csv_bytes(&rows)?)?;
+    dir.write(
+        crate::results::SUMMARY,
+        &crate::results::csv_bytes(&crate::output::summarise(&rows))?,
+    )?;
+    Ok(truths.len() as u64)
 }

@@ -690,3 +690,52 @@ fn a_toy_estimator_runs_in_a_sweep_from_one_registry_entry() {
         "{e}"
     );
 }
+
+/// Every row carries the 0-1 loss of u* on its unit's data (the same on all rows of a unit,
+/// equal to `truth_loss01`); sign rows say whether they ended above it; and a directory
+/// written before the columns existed regains exactly these values from `backfill_truth`.
+#[test]
+fn loss01_truth_is_recorded_and_backfilled_exactly() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let d = tmp("truth");
+    run(&exp, &opts(&d)).unwrap();
+    let rd = signest_sweep::ResultsDir::new(&d);
+    let rows = rd.runs().unwrap();
+    for r in &rows {
+        let c = exp.cell(&r.cell).unwrap();
+        let t = signest_sweep::truth_loss01(&exp, c, r.replication).unwrap();
+        assert_eq!(r.loss01_truth, Some(t), "{r:?}");
+        assert_eq!(
+            r.shortfall.is_some(),
+            r.estimator.starts_with("sign"),
+            "{r:?}"
+        );
+        if let (Some(s), Some(l)) = (r.shortfall, r.loss01) {
+            assert_eq!(s, l > t);
+        }
+    }
+    // Not vacuous: u*'s loss is not the fit's (bt differs from it in some unit).
+    assert!(rows.iter().any(|r| r.loss01 != r.loss01_truth));
+    let original = std::fs::read(d.join("runs.csv")).unwrap();
+    let summary = std::fs::read(d.join("summary.csv")).unwrap();
+    // An older directory: the two columns empty.
+    let stripped: Vec<signest_sweep::Row> = rows
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.loss01_truth = None;
+            r.shortfall = None;
+            r
+        })
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in &stripped {
+        w.serialize(r).unwrap();
+    }
+    std::fs::write(d.join("runs.csv"), w.into_inner().unwrap()).unwrap();
+    assert_ne!(std::fs::read(d.join("runs.csv")).unwrap(), original);
+    assert_eq!(signest_sweep::backfill_truth(&rd).unwrap(), 24);
+    assert_eq!(std::fs::read(d.join("runs.csv")).unwrap(), original);
+    assert_eq!(std::fs::read(d.join("summary.csv")).unwrap(), summary);
+    assert_eq!(signest_sweep::backfill_truth(&rd).unwrap(), 0);
+}

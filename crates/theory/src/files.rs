@@ -83,7 +83,8 @@ pub fn verify_dir(dir: &Path, experiment: Option<&Path>) -> Result<VerifyOutcome
         (write_targets(&study, dir)?, true)
     };
     let v = verdict::verdicts(&study, &rows, &targets);
-    write_verdicts(&study, &v, dir)?;
+    let audit = verdict::optimiser_audit(&study, &rows);
+    write_verdicts(&study, &v, &audit, dir)?;
     Ok(VerifyOutcome {
         verdicts: v,
         computed_targets: computed,
@@ -91,15 +92,22 @@ pub fn verify_dir(dir: &Path, experiment: Option<&Path>) -> Result<VerifyOutcome
 }
 
 /// Writes `verdicts.md` and `verdicts.json`.
-pub fn write_verdicts(exp: &Study, v: &[Verdict], dir: &Path) -> Result<(), TheoryError> {
+pub fn write_verdicts(
+    exp: &Study,
+    v: &[Verdict],
+    audit: &[verdict::OptimiserAudit],
+    dir: &Path,
+) -> Result<(), TheoryError> {
     let rd = ResultsDir::new(dir);
-    rd.write(VERDICTS_MD, verdict::markdown(exp, v).as_bytes())?;
+    let md = verdict::markdown(exp, v) + &verdict::optimiser_markdown(audit);
+    rd.write(VERDICTS_MD, md.as_bytes())?;
     let json = serde_json::json!({
         "experiment": exp.name,
         "expect": exp.verify.expect,
         "bootstrap_resamples": exp.verify.bootstrap,
         "verdicts": v,
         "expected_failures": verdict::expected_failures(v).len(),
+        "optimiser_audit": audit,
     });
     rd.write(
         VERDICTS_JSON,

@@ -386,7 +386,8 @@ pub fn check(
     w(signest_sweep::results::SUMMARY, &csv_text(&run.summary)?)?;
     w(signest_sweep::results::TARGETS, &csv_text(&run.targets)?)?;
     rd.write_experiment(&exp.experiment)?;
-    crate::files::write_verdicts(&exp, &run.verdicts, out)?;
+    let audit = verdict::optimiser_audit(&exp, &run.rows);
+    crate::files::write_verdicts(&exp, &run.verdicts, &audit, out)?;
     let manifest = serde_json::json!({
         "signest_version": env!("CARGO_PKG_VERSION"),
         "command": format!("signest check --experiment {} --update-baseline", exp_path.display()),

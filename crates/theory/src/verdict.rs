@@ -766,3 +766,83 @@ mod tests {
         assert!(!cube_root_rate(&s), "{s:?}");
     }
 }
+
+/// The optimiser audit of one sign-family estimator at one d: how many successful fits
+/// ended above the 0-1 loss of u* on their own data (a proven shortfall: u* is a feasible
+/// point with a lower loss). A necessary check only: a fit below u*'s loss may still miss
+/// the minimum.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OptimiserAudit {
+    pub estimator: String,
+    pub d: usize,
+    pub fits: usize,
+    pub shortfalls: usize,
+    pub share: f64,
+    /// Largest loss01 − loss01_truth over the shortfalls (0 when there is none).
+    pub max_excess: f64,
+}
+
+/// [`OptimiserAudit`] per sign-family estimator and d, from rows that carry
+/// `loss01_truth` (empty when none does: results written before the column existed).
+pub fn optimiser_audit(exp: &Study, rows: &[Row]) -> Vec<OptimiserAudit> {
+    let mut out: Vec<OptimiserAudit> = Vec::new();
+    for e in exp
+        .estimators
+        .iter()
+        .filter(|e| e.kind.family == Family::Sign)
+    {
+        let mut ds: Vec<usize> = rows
+            .iter()
+            .filter(|r| r.estimator == e.label)
+            .map(|r| r.d)
+            .collect();
+        ds.sort();
+        ds.dedup();
+        for d in ds {
+            let fits: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.estimator == e.label && r.d == d && r.shortfall.is_some())
+                .collect();
+            if fits.is_empty() {
+                continue;
+            }
+            let short: Vec<f64> = fits
+                .iter()
+                .filter(|r| r.shortfall == Some(true))
+                .map(|r| r.loss01.unwrap_or(f64::NAN) - r.loss01_truth.unwrap_or(f64::NAN))
+                .collect();
+            out.push(OptimiserAudit {
+                estimator: e.label.clone(),
+                d,
+                fits: fits.len(),
+                shortfalls: short.len(),
+                share: short.len() as f64 / fits.len() as f64,
+                max_excess: short.iter().copied().fold(0.0, f64::max),
+            });
+        }
+    }
+    out
+}
+
+/// The audit as a markdown section (empty text when there is nothing to audit).
+pub fn optimiser_markdown(a: &[OptimiserAudit]) -> String {
+    if a.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\n## Optimiser audit (sign fits against the 0-1 loss of u* on the same data)\n\n| estimator | d | fits | loss01 > loss01(u*) | share | largest excess |\n|---|---|---|---|---|---|\n",
+    );
+    for x in a {
+        s += &format!(
+            "| {} | {} | {} | {} | {:.2}% | {:.3e} |\n",
+            x.estimator,
+            x.d,
+            x.fits,
+            x.shortfalls,
+            100.0 * x.share,
+            x.max_excess
+        );
+    }
+    s += "\nA fit above u*'s loss has provably not found the 0-1 minimum; one below it may still have missed it (a necessary check, not a sufficient one).\n";
+    s
+}
