@@ -35,7 +35,7 @@ pub use panel::{LatentClass, PerUser};
 pub use registry::{
     Built, EstimatorKind, Family, NameError, NamedOptions, Registry, SharedEstimator, SolverKind,
 };
-pub use sign::{ExactConfig, Sign, SignSolver, SmoothConfig};
+pub use sign::{AnnealConfig, ExactConfig, Sign, SignSolver, SmoothConfig};
 pub use spec::{EstimatorEntry, EstimatorSection};
 
 use signest_core::Comparisons;

@@ -7,6 +7,7 @@
 //! - [`SignSolver::Smooth`]: annealed smoothed 0-1 loss, several starts, 0-1 polish
 //!   ([`smooth`]). Heuristic.
 
+pub mod anneal;
 pub mod bnb;
 pub mod smooth;
 pub mod sweep;
@@ -21,6 +22,7 @@ use signest_core::metrics::loss01;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use anneal::AnnealConfig;
 pub use bnb::ExactConfig;
 pub use smooth::SmoothConfig;
 
@@ -30,6 +32,7 @@ pub use smooth::SmoothConfig;
 pub enum SignSolver {
     Exact(ExactConfig),
     Smooth(SmoothConfig),
+    Anneal(AnnealConfig),
 }
 
 /// The sign estimator.
@@ -82,6 +85,7 @@ impl Estimator for Sign {
                 _ => bnb::branch_and_bound(data, cfg)?,
             },
             SignSolver::Smooth(cfg) => smooth::smooth_fit(data, cfg)?,
+            SignSolver::Anneal(cfg) => anneal::anneal_fit(data, cfg)?,
         };
         fit.fit_seconds = start.elapsed().as_secs_f64();
         Ok(fit)
@@ -247,6 +251,12 @@ pub const KIND: EstimatorKind = EstimatorKind {
             guarantee: "heuristic: annealed smoothed 0-1 loss, several starts, 0-1 polish; reports the achieved 0-1 loss",
             colour: [230, 159, 0],
         },
+        SolverKind {
+            name: "anneal",
+            settings: &["seed", "random_starts"],
+            guarantee: "heuristic: smoothed 0-1 loss annealed by L-BFGS on the sphere (subsample, then all rows), 0-1 polish along the steps taken; reports the achieved 0-1 loss",
+            colour: [204, 51, 17],
+        },
     ],
     needs_panel: false,
     build,
@@ -279,6 +289,13 @@ fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
                 seed: o.seed.unwrap_or(0),
                 random_starts: random_starts(o, SmoothConfig::default().random_starts)?,
                 ..SmoothConfig::default()
+            }),
+        },
+        "anneal" => Sign {
+            solver: SignSolver::Anneal(AnnealConfig {
+                seed: o.seed.unwrap_or(0),
+                random_starts: random_starts(o, AnnealConfig::default().random_starts)?,
+                ..AnnealConfig::default()
             }),
         },
         other => return Err(format!("sign has no solver '{other}'")),

@@ -68,7 +68,13 @@ impl Default for SmoothConfig {
 }
 
 /// S_h and its Euclidean gradient at u.
-fn smoothed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64], h: f64) -> (f64, Vec<f64>) {
+pub(crate) fn smoothed(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    h: f64,
+) -> (f64, Vec<f64>) {
     map_reduce(
         x.len() / d,
         |rows| {
