@@ -129,7 +129,7 @@ fn lbfgs_stage(
         }
         let mut p: Vec<f64> = tangent(&q, &u).iter().map(|v| -v).collect();
         let mut slope = dot(&p, &rg);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             mem.clear();
             p = rg.iter().map(|v| -0.1 / gn * v).collect();
             slope = dot(&p, &rg);
