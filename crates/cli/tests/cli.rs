@@ -180,7 +180,7 @@ fn bad_input_exits_2_naming_file_line_and_column() {
             "--solver",
             "magic",
         ],
-        "--solver: expected exact or smooth",
+        "--solver: expected exact, smooth or anneal",
     );
     assert_input_error(
         &[
