@@ -74,22 +74,16 @@ pub fn estimator_from_args(args: &FitArgs) -> Result<SharedEstimator, CliError> 
     reg.build(&args.estimator, &opts)
         .map(|b| b.estimator)
         .map_err(|e| {
+            let flag = |key: &str| match key {
+                "max_nodes" => "--max-nodes".to_string(),
+                "time_limit_seconds" => "--time-limit".to_string(),
+                other => format!("--{}", other.replace('_', "-")),
+            };
             CliError::input(match &e {
                 NameError::UnknownEstimator { .. } => format!("--estimator: {e}"),
                 NameError::UnknownSolver { .. } => format!("--solver: {e}"),
-                NameError::NotApplicable { key, .. } => {
-                    let flag = match *key {
-                        "max_nodes" => "--max-nodes",
-                        "time_limit_seconds" => "--time-limit",
-                        "seed" => "--seed",
-                        other => other,
-                    };
-                    format!("{flag}: {e}")
-                }
-                NameError::BadSetting(m) if m.starts_with("max_nodes") => {
-                    format!("--max-nodes: {e}")
-                }
-                NameError::BadSetting(_) => format!("--time-limit: {e}"),
+                NameError::NotApplicable { key, .. } => format!("{}: {e}", flag(key)),
+                NameError::BadSetting(s) => format!("{}: {e}", flag(s.key)),
             })
         })
 }

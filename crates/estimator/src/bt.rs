@@ -3,7 +3,7 @@
 use crate::numeric::{sigmoid, softplus};
 use crate::par::{add_into, map_reduce};
 use crate::registry::{
-    EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind, ridge_at_least,
+    EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, ridge_at_least,
 };
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
 use nalgebra::{DMatrix, DVector};
@@ -365,7 +365,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
     build,
 };
 
-fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
     Ok(Arc::new(Bt {
         ridge: ridge_at_least(o, 0.0, false)?,
         ..Bt::default()

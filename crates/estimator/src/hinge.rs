@@ -1,6 +1,8 @@
 //! `hinge`: the convex hinge surrogate, solved in the dual.
 
-use crate::registry::{EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind};
+use crate::registry::{
+    EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind,
+};
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
 use rand::seq::SliceRandom;
 use signest_core::Comparisons;
@@ -150,11 +152,12 @@ pub const KIND: EstimatorKind = EstimatorKind {
     build,
 };
 
-fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
     let c = o.c.unwrap_or(Hinge::default().c);
     if !(c.is_finite() && c > 0.0 && c <= 1e12) {
-        return Err(format!(
-            "c must be a finite number > 0 and at most 1e12, got {c}"
+        return Err(SettingError::new(
+            "c",
+            format!("c must be a finite number > 0 and at most 1e12, got {c}"),
         ));
     }
     Ok(Arc::new(Hinge {

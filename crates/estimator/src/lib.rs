@@ -33,7 +33,8 @@ pub use bt::{Bt, bt_gradient};
 pub use hinge::Hinge;
 pub use panel::{LatentClass, PerUser};
 pub use registry::{
-    Built, EstimatorKind, Family, NameError, NamedOptions, Registry, SharedEstimator, SolverKind,
+    Built, EstimatorKind, Family, NameError, NamedOptions, Registry, SettingError, SharedEstimator,
+    SolverKind,
 };
 pub use sign::{AnnealConfig, ExactConfig, Sign, SignSolver, SmoothConfig};
 pub use spec::{EstimatorEntry, EstimatorSection};

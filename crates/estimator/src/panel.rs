@@ -9,7 +9,8 @@
 //! iterations (tested), and the best of several starts is returned — no global guarantee.
 
 use crate::registry::{
-    EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind, random_starts, ridge_at_least,
+    EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
+    ridge_at_least,
 };
 use crate::{Bt, Estimator, Fit, FitError, Status, check_nonempty, numeric::softplus};
 use rand::RngExt;
@@ -489,14 +490,15 @@ pub const PERUSER_KIND: EstimatorKind = EstimatorKind {
     build: build_peruser,
 };
 
-fn build_em(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+fn build_em(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
     let d = LatentClass::default();
     let classes = match o.classes {
         Some(0) => None,
         Some(k) if k <= 20 => Some(k),
         Some(k) => {
-            return Err(format!(
-                "classes must be 0 (choose by BIC) or 1 to 20, got {k}"
+            return Err(SettingError::new(
+                "classes",
+                format!("classes must be 0 (choose by BIC) or 1 to 20, got {k}"),
             ));
         }
         None => d.classes,
@@ -510,7 +512,7 @@ fn build_em(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> 
     }))
 }
 
-fn build_peruser(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+fn build_peruser(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
     Ok(Arc::new(PerUser {
         ridge: ridge_at_least(o, PerUser::default().ridge, true)?,
     }))

@@ -64,7 +64,7 @@ pub struct EstimatorKind {
     pub needs_panel: bool,
     /// Builds the estimator with a solver of [`EstimatorKind::solvers`] from settings that
     /// solver takes; a setting out of range is an error whose message says what is allowed.
-    pub build: fn(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String>,
+    pub build: fn(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError>,
 }
 
 impl fmt::Debug for EstimatorKind {
@@ -169,8 +169,25 @@ pub enum NameError {
         key: &'static str,
         takes: &'static [&'static str],
     },
-    /// A setting out of range (the message says what is allowed).
-    BadSetting(String),
+    /// A setting out of range (which one, and what is allowed).
+    BadSetting(SettingError),
+}
+
+/// A setting out of range: its key (as in [`NamedOptions::given`]) and a message that says
+/// what is allowed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl SettingError {
+    pub fn new(key: &'static str, message: impl Into<String>) -> SettingError {
+        SettingError {
+            key,
+            message: message.into(),
+        }
+    }
 }
 
 impl fmt::Display for NameError {
@@ -208,7 +225,7 @@ impl fmt::Display for NameError {
                     takes.join(", ")
                 }
             ),
-            NameError::BadSetting(s) => f.write_str(s),
+            NameError::BadSetting(s) => f.write_str(&s.message),
         }
     }
 }
@@ -312,24 +329,34 @@ impl Registry {
 
 // ---- checks shared by the built-in kinds' `build` functions ----
 
-pub(crate) fn ridge_at_least(o: &NamedOptions, default: f64, strict: bool) -> Result<f64, String> {
+pub(crate) fn ridge_at_least(
+    o: &NamedOptions,
+    default: f64,
+    strict: bool,
+) -> Result<f64, SettingError> {
     let r = o.ridge.unwrap_or(default);
     let ok = r.is_finite() && if strict { r > 0.0 } else { r >= 0.0 } && r <= 1e12;
     if ok {
         Ok(r)
     } else {
-        Err(format!(
-            "ridge must be a finite number {} 0 and at most 1e12, got {r}",
-            if strict { ">" } else { ">=" }
+        Err(SettingError::new(
+            "ridge",
+            format!(
+                "ridge must be a finite number {} 0 and at most 1e12, got {r}",
+                if strict { ">" } else { ">=" }
+            ),
         ))
     }
 }
 
-pub(crate) fn random_starts(o: &NamedOptions, default: u32) -> Result<u32, String> {
+pub(crate) fn random_starts(o: &NamedOptions, default: u32) -> Result<u32, SettingError> {
     let r = o.random_starts.unwrap_or(default);
     if r <= 1000 {
         Ok(r)
     } else {
-        Err(format!("random_starts must be at most 1000, got {r}"))
+        Err(SettingError::new(
+            "random_starts",
+            format!("random_starts must be at most 1000, got {r}"),
+        ))
     }
 }

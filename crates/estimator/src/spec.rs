@@ -108,16 +108,11 @@ impl EstimatorSection {
                 &format!("estimator.{key}"),
                 e.to_string(),
             ),
-            NameError::BadSetting(_) => {
-                // The message names the setting; point at the first one given.
-                let key = o.given().into_iter().find(|k| e.to_string().starts_with(k));
-                let span = key.and_then(|k| self.span_of(k)).unwrap_or(whole.clone());
-                src.at(
-                    span,
-                    &key.map_or("estimator".to_string(), |k| format!("estimator.{k}")),
-                    e.to_string(),
-                )
-            }
+            NameError::BadSetting(s) => src.at(
+                self.span_of(s.key).unwrap_or(whole.clone()),
+                &format!("estimator.{}", s.key),
+                e.to_string(),
+            ),
         })?;
         if built.kind.needs_panel && !panel {
             return Err(src.at(

@@ -3,8 +3,8 @@
 
 use signest_core::Comparisons;
 use signest_estimator::{
-    Estimator, EstimatorKind, Family, Fit, FitError, NamedOptions, Registry, SharedEstimator,
-    SolverKind, Status,
+    Estimator, EstimatorKind, Family, Fit, FitError, NamedOptions, Registry, SettingError,
+    SharedEstimator, SolverKind, Status,
 };
 use signest_sweep::merge::merge;
 use signest_sweep::{Experiment, ExperimentSpec, Inputs, RunOptions, Shard, run, run_unit};
@@ -53,7 +53,7 @@ impl Estimator for MeanRow {
     }
 }
 
-fn build_meanrow(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+fn build_meanrow(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
     Ok(Arc::new(MeanRow {
         fail: o.seed == Some(1),
     }))

@@ -23,7 +23,7 @@
 //! Guarantee: heuristic. The reported objective is the achieved 0-1 loss (direct evaluation).
 
 use super::smooth::smoothed;
-use super::{loss_signed, sweep};
+use super::{circle_step, loss_signed, subsample};
 use crate::{Bt, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
 use rand_distr::StandardNormal;
@@ -189,7 +189,7 @@ fn lbfgs_stage(
 }
 
 /// Great-circle 0-1 polish along the given directions (made tangent at the current point
-/// before each sweep). Returns (direction, loss, sweeps run).
+/// before each sweep; each move is [`circle_step`]). Returns (direction, loss, sweeps run).
 fn polish_along(
     x: &[f64],
     w: Option<&[f64]>,
@@ -202,8 +202,7 @@ fn polish_along(
     let mut u = u0.to_vec();
     let mut best = loss_signed(x, w, d, &u);
     let mut sweeps = 0;
-    let mut a = vec![0.0; n];
-    let mut b = vec![0.0; n];
+    let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
     for _ in 0..rounds {
         let mut improved = false;
         for e0 in dirs {
@@ -211,26 +210,11 @@ fn polish_along(
             if !normalize(&mut e) || dot(&e, &u).abs() > 1e-9 {
                 continue;
             }
-            for i in 0..n {
-                let xi = &x[i * d..(i + 1) * d];
-                a[i] = dot(xi, &u);
-                b[i] = dot(xi, &e);
-            }
-            let r = sweep::circle_sweep(&a, &b, w);
             sweeps += 1;
-            if r.loss < best - 1e-12 * best.max(1.0) {
-                let mut cand: Vec<f64> = u
-                    .iter()
-                    .zip(&e)
-                    .map(|(p, q)| r.angle.cos() * p + r.angle.sin() * q)
-                    .collect();
-                normalize(&mut cand);
-                let l = loss_signed(x, w, d, &cand);
-                if l < best {
-                    best = l;
-                    u = cand;
-                    improved = true;
-                }
+            if let Some((v, l)) = circle_step(x, w, d, &u, &e, best, &mut a, &mut b) {
+                best = l;
+                u = v;
+                improved = true;
             }
         }
         if !improved {
@@ -238,30 +222,6 @@ fn polish_along(
         }
     }
     (u, best, sweeps)
-}
-
-/// Every `step`-th row from `offset` (None when all rows fit `max_rows`).
-fn subsample(
-    x: &[f64],
-    w: Option<&[f64]>,
-    d: usize,
-    max_rows: usize,
-    path: usize,
-    paths: usize,
-) -> Option<(Vec<f64>, Option<Vec<f64>>)> {
-    let n = x.len() / d;
-    let step = n.div_ceil(max_rows.max(1)).max(1);
-    if step == 1 {
-        return None;
-    }
-    let offset = path * step / paths.max(1);
-    let rows: Vec<usize> = (offset..n).step_by(step).collect();
-    Some((
-        rows.iter()
-            .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
-            .collect(),
-        w.map(|w| rows.iter().map(|&i| w[i]).collect()),
-    ))
 }
 
 pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, FitError> {
@@ -371,12 +331,10 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         .collect();
     let mut passes = 0u64;
     let mut sweeps = 0u64;
-    let mut iterations = 0u64;
     let mut u = starts[0].clone();
     let mut lu = f64::INFINITY;
     for (v, ps, l) in explored {
         passes += ps;
-        iterations += explore as u64;
         if l < lu {
             u = v;
             lu = l;
@@ -395,7 +353,6 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
     for i in explore as u32..k {
         let (v, ps, ds) = lbfgs_stage(&x, w, d, &u, h_of(i), cfg);
         passes += ps;
-        iterations += 1;
         u = v;
         dirs = ds; // the last stage's steps and gradient
     }
@@ -432,7 +389,7 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         direction: best.0,
         coefficients: None,
         status: Status::Heuristic,
-        iterations: passes.max(iterations),
+        iterations: passes,
         objective: achieved,
         certificate: None,
         fit_seconds: 0.0,

@@ -13,7 +13,7 @@ pub mod smooth;
 pub mod sweep;
 
 use crate::registry::{
-    EstimatorKind, Family, NamedOptions, SharedEstimator, SolverKind, random_starts,
+    EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
 };
 use crate::{Certificate, Estimator, Fit, FitError, Status, check_nonempty};
 use signest_core::Comparisons;
@@ -203,27 +203,11 @@ pub fn polish(
             if !normalize(&mut e) || dot(&e, &u).abs() > 1e-9 {
                 continue;
             }
-            for i in 0..n {
-                let xi = &x[i * d..(i + 1) * d];
-                a[i] = dot(xi, &u);
-                b[i] = dot(xi, &e);
-            }
-            let r = sweep::circle_sweep(&a, &b, w);
             sweeps += 1;
-            if r.loss < best - 1e-12 * best.max(1.0) {
-                let cand: Vec<f64> = u
-                    .iter()
-                    .zip(&e)
-                    .map(|(p, q)| r.angle.cos() * p + r.angle.sin() * q)
-                    .collect();
-                let mut cand = cand;
-                normalize(&mut cand);
-                let l = loss_signed(x, w, d, &cand);
-                if l < best {
-                    best = l;
-                    u = cand;
-                    improved = true;
-                }
+            if let Some((v, l)) = circle_step(x, w, d, &u, &e, best, &mut a, &mut b) {
+                best = l;
+                u = v;
+                improved = true;
             }
         }
         if !improved {
@@ -231,6 +215,65 @@ pub fn polish(
         }
     }
     (u, best, sweeps)
+}
+
+/// One exact move of the polish: the 0-1 loss minimised over the great circle through unit
+/// u and the unit tangent e (circle sweep), accepted only when the direct evaluation is
+/// strictly below `best`. `a`, `b` are scratch buffers of n values. Returns the new point and
+/// its loss.
+pub(crate) fn circle_step(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    e: &[f64],
+    best: f64,
+    a: &mut [f64],
+    b: &mut [f64],
+) -> Option<(Vec<f64>, f64)> {
+    for i in 0..x.len() / d {
+        let xi = &x[i * d..(i + 1) * d];
+        a[i] = dot(xi, u);
+        b[i] = dot(xi, e);
+    }
+    let r = sweep::circle_sweep(a, b, w);
+    if r.loss >= best - 1e-12 * best.max(1.0) {
+        return None;
+    }
+    let mut cand: Vec<f64> = u
+        .iter()
+        .zip(e)
+        .map(|(p, q)| r.angle.cos() * p + r.angle.sin() * q)
+        .collect();
+    normalize(&mut cand);
+    let l = loss_signed(x, w, d, &cand);
+    (l < best).then_some((cand, l))
+}
+
+/// Every k-th row of the signed rows (and weights), starting at row `offset_share·k` of the
+/// first block, with k the smallest step that keeps at most `max_rows` rows; `None` when all
+/// rows fit. The subsample of the annealing solvers.
+pub(crate) fn subsample(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    max_rows: usize,
+    path: usize,
+    paths: usize,
+) -> Option<(Vec<f64>, Option<Vec<f64>>)> {
+    let n = x.len() / d;
+    let step = n.div_ceil(max_rows.max(1)).max(1);
+    if step == 1 {
+        return None;
+    }
+    let offset = path * step / paths.max(1);
+    let rows: Vec<usize> = (offset..n).step_by(step).collect();
+    Some((
+        rows.iter()
+            .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
+            .collect(),
+        w.map(|w| rows.iter().map(|&i| w[i]).collect()),
+    ))
 }
 
 /// The registry entry of `sign` (see [`crate::registry`]): a new solver is one more
@@ -262,18 +305,22 @@ pub const KIND: EstimatorKind = EstimatorKind {
     build,
 };
 
-fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
+fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
     Ok(Arc::new(match solver {
         "exact" => {
             let d = ExactConfig::default();
             let max_nodes = o.max_nodes.unwrap_or(d.max_nodes);
             if max_nodes < 1 {
-                return Err("max_nodes must be at least 1, got 0".into());
+                return Err(SettingError::new(
+                    "max_nodes",
+                    "max_nodes must be at least 1, got 0",
+                ));
             }
             let t = o.time_limit_seconds.unwrap_or(d.time_limit_seconds);
             if !(t > 0.0 && t.is_finite()) {
-                return Err(format!(
-                    "time_limit_seconds must be a positive number of seconds, got {t}"
+                return Err(SettingError::new(
+                    "time_limit_seconds",
+                    format!("time_limit_seconds must be a positive number of seconds, got {t}"),
                 ));
             }
             Sign {
@@ -298,6 +345,11 @@ fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, String> {
                 ..AnnealConfig::default()
             }),
         },
-        other => return Err(format!("sign has no solver '{other}'")),
+        other => {
+            return Err(SettingError::new(
+                "solver",
+                format!("sign has no solver '{other}'"),
+            ));
+        }
     }))
 }

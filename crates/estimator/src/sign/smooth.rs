@@ -158,7 +158,6 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
         ));
     }
     let d = data.d();
-    let n = data.n();
     let x = data.signed_rows();
     let w = data.weights();
     if x.iter().all(|v| *v == 0.0) {
@@ -184,18 +183,12 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
             starts.push(v);
         }
     }
-    // Subsample: every k-th row.
-    let step = n.div_ceil(cfg.subsample).max(1);
-    let (xs, ws): (Vec<f64>, Option<Vec<f64>>) = if step == 1 {
-        (x.clone(), w.map(|w| w.to_vec()))
-    } else {
-        let rows: Vec<usize> = (0..n).step_by(step).collect();
-        (
-            rows.iter()
-                .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
-                .collect(),
-            w.map(|w| rows.iter().map(|&i| w[i]).collect()),
-        )
+    // Subsample: every k-th row (all rows when they fit).
+    let sub = super::subsample(&x, w, d, cfg.subsample, 0, 1);
+    let small = sub.is_none();
+    let (xs, ws): (&[f64], Option<&[f64]>) = match &sub {
+        Some((xs, ws)) => (xs, ws.as_deref()),
+        None => (&x, w),
     };
     let bandwidths = |u: &[f64], xs: &[f64]| -> Vec<f64> {
         let m = xs.len() / d;
@@ -222,7 +215,6 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
     let mut best: Option<(Vec<f64>, f64, Vec<f64>)> = None; // (u, full 0-1 loss, schedule)
     // Starts are independent: annealed in parallel, then compared in start order
     // (deterministic for any thread count).
-    let small = step == 1;
     let n_fixed = starts.len() - cfg.random_starts as usize;
     // (direction, gradient steps, full 0-1 loss, bandwidth schedule, polish sweeps)
     type Annealed = (Vec<f64>, u64, f64, Vec<f64>, u64);
