@@ -3,7 +3,7 @@
 //! Prints each solver's 0-1 loss (and u*'s), angular error, wall time and notes.
 
 use signest_core::metrics::{angular_error_deg, loss01};
-use signest_estimator::{AnnealConfig, Estimator, NamedOptions, Registry, Sign, SignSolver};
+use signest_estimator::{NamedOptions, Registry};
 use signest_sim::{Design, Dgp, Features, Noise, Population};
 
 fn main() {
@@ -58,73 +58,5 @@ fn main() {
             f.fit_seconds,
             f.notes.join("; ")
         );
-    }
-    if std::env::var("VARIANTS").is_ok() {
-        let base = AnnealConfig::default();
-        let variants: Vec<(&str, AnnealConfig)> = vec![
-            (
-                "sub n (none)",
-                AnnealConfig {
-                    subsample: usize::MAX,
-                    ..base.clone()
-                },
-            ),
-            (
-                "sub 50000 paths 1",
-                AnnealConfig {
-                    subsample: 50_000,
-                    paths: 1,
-                    ..base.clone()
-                },
-            ),
-            (
-                "sub 50000 paths 2",
-                AnnealConfig {
-                    subsample: 50_000,
-                    paths: 2,
-                    ..base.clone()
-                },
-            ),
-            (
-                "sub 50000 p2 full 2",
-                AnnealConfig {
-                    subsample: 50_000,
-                    paths: 2,
-                    full_stages: 2,
-                    ..base.clone()
-                },
-            ),
-            (
-                "sub 35000 paths 3",
-                AnnealConfig {
-                    subsample: 35_000,
-                    paths: 3,
-                    ..base.clone()
-                },
-            ),
-            (
-                "none, iters 60",
-                AnnealConfig {
-                    subsample: usize::MAX,
-                    iters_per_stage: 60,
-                    ..base.clone()
-                },
-            ),
-        ];
-        for (label, cfg) in variants {
-            let f = Sign {
-                solver: SignSolver::Anneal(cfg),
-            }
-            .fit(&data)
-            .unwrap();
-            println!(
-                "{:<18} loss01 {:.6}  angle {:7.3}°  {:6.3} s  {}",
-                label,
-                loss01(&data, &f.direction).weighted_fraction(),
-                angular_error_deg(&f.direction, &u_star),
-                f.fit_seconds,
-                f.notes.last().unwrap()
-            );
-        }
     }
 }

@@ -123,8 +123,9 @@ impl Results {
             .estimator(label)
             .map(|e| e.colour())
             .or_else(|| {
-                signest_estimator::Registry::builtin()
-                    .get(label)
+                signest_estimator::registry::BUILTIN
+                    .iter()
+                    .find(|k| k.name == label)
                     .map(|k| k.default_solver().colour)
             })
             .unwrap_or([80, 80, 80]);

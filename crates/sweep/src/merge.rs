@@ -108,6 +108,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<usize, SweepError> {
             manifest: Box::new(m.clone()),
         })
         .collect();
-    out_dir.write_results(&rows, &m)?;
+    out_dir.write_results(&rows, || m)?;
     Ok(rows.len())
 }

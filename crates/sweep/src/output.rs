@@ -202,11 +202,7 @@ pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
 
 /// Reads a `runs.csv`.
 pub fn read_runs(path: &Path) -> Result<Vec<Row>, SweepError> {
-    let mut r = csv::Reader::from_path(path)
-        .map_err(|e| SweepError::Input(format!("{}: {e}", path.display())))?;
-    r.deserialize()
-        .collect::<Result<Vec<Row>, _>>()
-        .map_err(|e| SweepError::Input(format!("{}: {e}", path.display())))
+    crate::results::read_csv(path)
 }
 
 /// Facts about a run recorded in the manifest.
@@ -317,13 +313,10 @@ pub(crate) fn write_outputs(
     meta: &RunMeta,
     t_write: Instant,
 ) -> Result<(), SweepError> {
-    // The manifest's write time covers the two CSVs, as before.
-    dir.write(crate::results::RUNS, &crate::results::csv_bytes(rows)?)?;
-    dir.write(
-        crate::results::SUMMARY,
-        &crate::results::csv_bytes(&summarise(rows))?,
-    )?;
-    dir.write_manifest(&manifest(exp, meta, t_write.elapsed().as_secs_f64()))
+    // The manifest's write time covers the two CSVs.
+    dir.write_results(rows, || {
+        manifest(exp, meta, t_write.elapsed().as_secs_f64())
+    })
 }
 
 /// The rows of a CSV text (header first) with every `*_seconds` column removed: the one rule

@@ -204,19 +204,20 @@ impl Experiment {
     pub fn check_memory(&self, threads: usize, available: Option<u64>) -> Result<(), SweepError> {
         let need = self.peak_memory_bytes(threads);
         match available {
-            Some(have) if need > have => Err(SweepError::Resources(format!(
-                "{}: a run at {threads} thread(s) needs about {} of memory (largest cell: {}; rows × (d + 3) × 8 bytes × threads, plus the estimators' own needs and the test sets), but this machine has {} available: use smaller n or d, or fewer --threads",
-                self.source()
-                    .at(self.n_span.clone(), "grid.n", "")
-                    .to_string()
-                    .trim_end_matches(": "),
-                human_bytes(need),
-                self.cells
+            Some(have) if need > have => {
+                let largest = self
+                    .cells
                     .iter()
                     .max_by_key(|c| c.n as u128 * c.d as u128)
-                    .map_or("-".to_string(), |c| c.key.clone()),
-                human_bytes(have)
-            ))),
+                    .map_or("-".to_string(), |c| c.key.clone());
+                let message = format!(
+                    "a run at {threads} thread(s) needs about {} of memory (largest cell: {largest}; rows × (d + 3) × 8 bytes × threads, plus the estimators' own needs and the test sets), but this machine has {} available: use smaller n or d, or fewer --threads",
+                    human_bytes(need),
+                    human_bytes(have)
+                );
+                let at = self.source().at(self.n_span.clone(), "grid.n", message);
+                Err(SweepError::Resources(at.to_string()))
+            }
             _ => Ok(()),
         }
     }

@@ -153,7 +153,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
     fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))
 }
 
-pub(crate) fn csv_bytes<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, SweepError> {
+/// A CSV text (header from the field names) of `rows`.
+pub fn csv_bytes<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, SweepError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r)
@@ -163,7 +164,7 @@ pub(crate) fn csv_bytes<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, Swee
         .map_err(|e| crate::error::failure(format!("csv: {e}")))
 }
 
-fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, SweepError> {
+pub(crate) fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, SweepError> {
     let mut r =
         csv::Reader::from_path(path).map_err(|e| input(format!("{}: {e}", path.display())))?;
     r.deserialize()
@@ -291,11 +292,21 @@ impl ResultsDir {
     }
 
     /// runs.csv, summary.csv (from the rows), then manifest.json last: a directory with a
-    /// manifest is complete.
-    pub fn write_results(&self, rows: &[Row], manifest: &Manifest) -> Result<(), SweepError> {
+    /// manifest is complete. The manifest is made after the CSVs are written (it records
+    /// how long that took).
+    pub fn write_results(
+        &self,
+        rows: &[Row],
+        manifest: impl FnOnce() -> Manifest,
+    ) -> Result<(), SweepError> {
+        self.write_rows(rows)?;
+        self.write_manifest(&manifest())
+    }
+
+    /// runs.csv and summary.csv (from the rows).
+    pub fn write_rows(&self, rows: &[Row]) -> Result<(), SweepError> {
         self.write(RUNS, &csv_bytes(rows)?)?;
-        self.write(SUMMARY, &csv_bytes(&crate::output::summarise(rows))?)?;
-        self.write_manifest(manifest)
+        self.write(SUMMARY, &csv_bytes(&crate::output::summarise(rows))?)
     }
 
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), SweepError> {

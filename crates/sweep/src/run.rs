@@ -788,10 +788,6 @@ pub fn backfill_truth(dir: &ResultsDir) -> Result<u64, SweepError> {
             _ => None,
         };
     }
-    dir.write(crate::results::RUNS, &crate::results::csv_bytes(&rows)?)?;
-    dir.write(
-        crate::results::SUMMARY,
-        &crate::results::csv_bytes(&crate::output::summarise(&rows))?,
-    )?;
+    dir.write_rows(&rows)?;
     Ok(truths.len() as u64)
 }

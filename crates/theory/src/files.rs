@@ -11,11 +11,7 @@ pub use crate::error::TheoryError;
 pub(crate) use crate::error::{input, other};
 
 pub(crate) fn csv_text<T: serde::Serialize>(rows: &[T]) -> Result<Vec<u8>, TheoryError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r).map_err(|e| other(format!("csv: {e}")))?;
-    }
-    w.into_inner().map_err(|e| other(format!("csv: {e}")))
+    Ok(signest_sweep::results::csv_bytes(rows)?)
 }
 
 /// Computes the experiment's population targets and writes `dir/targets.csv`.

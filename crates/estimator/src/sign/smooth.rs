@@ -222,7 +222,7 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
         .par_iter()
         .enumerate()
         .map(|(k, s0)| {
-            let hs = bandwidths(s0, &xs);
+            let hs = bandwidths(s0, xs);
             // Large bandwidths pull every start into the same basin, so random start j enters
             // the schedule at stage j mod stages: the starts explore different basins.
             let entry = if k < n_fixed {
@@ -230,7 +230,7 @@ pub(crate) fn smooth_fit(data: &Comparisons, cfg: &SmoothConfig) -> Result<Fit, 
             } else {
                 (k - n_fixed) % hs.len()
             };
-            let (u, k) = anneal(&xs, ws.as_deref(), d, s0, &hs[entry..], cfg.iters_per_stage);
+            let (u, k) = anneal(xs, ws, d, s0, &hs[entry..], cfg.iters_per_stage);
             if small && cfg.polish_rounds > 0 {
                 // All rows fit the subsample: polish every start, not only the best.
                 let (v, l, sweeps) = polish(&x, w, d, &u, cfg.polish_rounds);
