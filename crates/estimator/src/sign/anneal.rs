@@ -4,32 +4,220 @@
 //! Minimises `S_h(u) = Σ w_i σ(−x_i'u / h)` (x_i = y_i z_i) over unit u for a geometric
 //! schedule of bandwidths h from `h_start·s` to `h_end·s` (s the mean |x_i'u| at the start),
 //! each by Riemannian L-BFGS (tangent-space two-loop recursion, vector transport by
-//! projection, Armijo backtracking on the retraction u ← (u + a p)/|u + a p|). The first
-//! `stages − full_stages` bandwidths run on a fixed subsample (every k-th row, at most
-//! `subsample` rows), the rest on all rows. Each pass computes the loss and its gradient in
-//! one sweep over the rows (`smooth::smoothed`), so a fit costs a few hundred passes.
+//! projection, Armijo backtracking on the retraction u ← (u + a p)/|u + a p|).
+//!
+//! Cost is kept to a few hundred passes over the rows, each cheap:
+//! - **Subsamples that grow with the bandwidth**: stage i runs on every k-th row, `subsample`
+//!   rows at the first bandwidth and ∝ 1/h after (the rows near the boundary, which carry the
+//!   gradient, stay about as many); all rows once that reaches n, and in the last
+//!   `full_stages` stages.
+//! - **Fused passes**: loss and gradient in one sweep, the inner product summed in lanes
+//!   ([`dot_lanes`]), rows with |x'u|/h > [`CUT`] adding their weight or nothing without a
+//!   gradient term or an `exp`.
+//! - **Active sets** (`Evaluator`): at small h only rows near the boundary matter; they are
+//!   copied into one compact block valid for every u within a radius of the point it was built
+//!   at (Cauchy–Schwarz bound), when that block holds at most a quarter of the rows.
 //!
 //! Then an exact 0-1 polish along *informative* great circles — through u and each of the
 //! last L-BFGS steps, the last smoothed gradients, and (d ≤ 16) the coordinate axes — each
-//! minimised exactly by the circle sweep; a move is kept only when it strictly lowers the 0-1
-//! loss. Coordinate-axis polish (the `smooth` solver's) costs d sorts of n per round, which
-//! is what made `smooth` slow at high d.
+//! move minimising the 0-1 loss exactly over an arc of half-width `polish_window`
+//! ([`window_sweep`]: only rows whose sign changes inside the arc are sorted); a move is kept
+//! only when it strictly lowers the directly evaluated 0-1 loss.
 //!
 //! Starts: the `bt` direction and the mean signed row (the one with the lower 0-1 loss is
-//! annealed), plus `random_starts` uniform directions from the solver's own stream. The
-//! returned direction is the one of lowest 0-1 loss among the starts, the annealed and the
-//! polished points.
+//! annealed). Only when n ≤ `subsample`, where restarts are cheap and pay, `random_starts`
+//! uniform directions from the solver's own stream are annealed too (each entering the
+//! schedule at a different stage, as in `smooth`), every start is polished on the whole
+//! circle, and the best is kept. The returned direction is the one of lowest 0-1 loss among the starts, the annealed and the
+//! polished points. Results do not depend on the thread count (fixed chunks, folded in order).
 //!
 //! Guarantee: heuristic. The reported objective is the achieved 0-1 loss (direct evaluation).
 
-use super::smooth::smoothed;
-use super::{circle_step, loss_signed, subsample};
+use super::sweep::MIN_ARC;
+use super::{circle_step, subsample};
+use crate::numeric::sigmoid;
+use crate::par::add_into;
 use crate::{Bt, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use signest_core::Comparisons;
-use signest_core::linalg::{dot, norm, normalize, normalized};
+use signest_core::linalg::{dot, dot_lanes, norm, normalize, normalized};
+use std::f64::consts::FRAC_PI_4;
+
+/// |t| beyond which σ(t) is taken as exactly 0 or 1 (e^−36 ≈ 2e−16, below f64's resolution
+/// of 1).
+const CUT: f64 = 36.0;
+
+/// S_h and its Euclidean gradient at u over rows `rows` of x (serial).
+fn smoothed_rows(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    h: f64,
+    rows: std::ops::Range<usize>,
+) -> (f64, Vec<f64>) {
+    let mut f = 0.0;
+    let mut g = vec![0.0; d];
+    for i in rows {
+        let xi = &x[i * d..(i + 1) * d];
+        let wi = w.map_or(1.0, |w| w[i]);
+        let t = -dot_lanes(xi, u) / h;
+        // Far from the boundary σ is 0 or 1 to within e^−CUT and its slope below that: the
+        // row adds its weight or nothing, and no gradient term (which is most rows at small
+        // h, and spares exp its slow subnormal path).
+        if t > CUT {
+            f += wi;
+            continue;
+        }
+        if t < -CUT {
+            continue;
+        }
+        let s = sigmoid(t);
+        f += wi * s;
+        let c = -wi * s * (1.0 - s) / h;
+        for (gj, xj) in g.iter_mut().zip(xi) {
+            *gj += c * xj;
+        }
+    }
+    (f, g)
+}
+
+/// Rows per task of the evaluator's parallel passes (fixed, so results do not depend on the
+/// thread count: partials are folded in chunk order).
+const EVAL_CHUNK: usize = 4096;
+
+/// S_h and its Euclidean gradient at u in one pass over the rows: `smooth::smoothed` with the
+/// lane-summed inner product ([`dot_lanes`]) and the [`CUT`] rule.
+fn smoothed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64], h: f64) -> (f64, Vec<f64>) {
+    let n = x.len() / d;
+    let chunks = n.div_ceil(EVAL_CHUNK);
+    let part =
+        |c: usize| smoothed_rows(x, w, d, u, h, c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n));
+    let parts: Vec<(f64, Vec<f64>)> = if chunks > 1 {
+        (0..chunks).into_par_iter().map(part).collect()
+    } else {
+        (0..chunks).map(part).collect()
+    };
+    parts
+        .into_iter()
+        .reduce(|(f1, g1), (f2, g2)| (f1 + f2, add_into(g1, g2)))
+        .unwrap_or((0.0, vec![0.0; d]))
+}
+
+/// Evaluates S_h (and its gradient) on an *active set*: the rows that can lie within
+/// CUT·h of the boundary for any u within `radius` of the reference point u₀. A row left out
+/// has |x'u₀| > CUT·h + |x|·radius, so by Cauchy–Schwarz |x'u| > CUT·h for every such u and
+/// its term is exactly its weight (x'u < 0) or nothing, as in the full pass: the evaluation
+/// equals [`smoothed`] up to summation order. The active rows are copied next to each other
+/// (one compact block), and the set is rebuilt (one full pass) when u leaves the ball.
+struct Evaluator<'a> {
+    x: &'a [f64],
+    w: Option<&'a [f64]>,
+    d: usize,
+    h: f64,
+    /// |x_i| per row.
+    norms: &'a [f64],
+    active: Option<Active>,
+    /// Full-data-equivalent passes so far.
+    passes: f64,
+}
+
+/// The current ball: reference point, radius, and the compact block of active rows (their
+/// weights, and the weight of the rows fixed at σ = 1); no block when more than a quarter of the
+/// rows are active (then the ball is evaluated on all rows).
+struct Active {
+    u0: Vec<f64>,
+    radius: f64,
+    block: Option<(Vec<f64>, Option<Vec<f64>>, f64)>,
+}
+
+/// |x_i| of each row.
+fn row_norms(x: &[f64], d: usize) -> Vec<f64> {
+    x.par_chunks(d).map(|r| dot_lanes(r, r).sqrt()).collect()
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(x: &'a [f64], w: Option<&'a [f64]>, d: usize, h: f64, norms: &'a [f64]) -> Self {
+        Evaluator {
+            x,
+            w,
+            d,
+            h,
+            norms,
+            active: None,
+            passes: 0.0,
+        }
+    }
+
+    /// S_h and gradient at u; `radius` is the ball to build a new set for if u is outside
+    /// the current one.
+    fn eval(&mut self, u: &[f64], radius: f64) -> (f64, Vec<f64>) {
+        let (x, w, d, h) = (self.x, self.w, self.d, self.h);
+        let n = x.len() / d;
+        let inside = self.active.as_ref().is_some_and(|a| {
+            let dist: f64 =
+                a.u0.iter()
+                    .zip(u)
+                    .map(|(p, q)| (p - q) * (p - q))
+                    .sum::<f64>()
+                    .sqrt();
+            dist <= a.radius
+        });
+        if !inside && radius == f64::INFINITY {
+            self.active = Some(Active {
+                u0: u.to_vec(),
+                radius,
+                block: None,
+            });
+        } else if !inside {
+            let margins: Vec<f64> = x.par_chunks(d).map(|r| dot_lanes(r, u)).collect();
+            self.passes += 1.0;
+            let band = |i: usize| CUT * h + self.norms[i] * radius;
+            let keep: Vec<usize> = (0..n).filter(|&i| margins[i].abs() <= band(i)).collect();
+            let block = (4 * keep.len() <= n).then(|| {
+                let fixed: f64 = (0..n)
+                    .filter(|&i| margins[i] < -band(i))
+                    .map(|i| w.map_or(1.0, |w| w[i]))
+                    .sum();
+                let rows: Vec<f64> = keep
+                    .iter()
+                    .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
+                    .collect();
+                let ws = w.map(|w| keep.iter().map(|&i| w[i]).collect());
+                (rows, ws, fixed)
+            });
+            // Without a block, try again only after u has moved 8 radii (a rebuild that
+            // finds no block costs a pass for nothing).
+            self.active = Some(Active {
+                u0: u.to_vec(),
+                radius: if block.is_some() {
+                    radius
+                } else {
+                    8.0 * radius
+                },
+                block,
+            });
+        }
+        match &self.active.as_ref().expect("built above").block {
+            Some((rows, ws, fixed)) => {
+                self.passes += (rows.len() / d) as f64 / n as f64;
+                let (f, g) = smoothed(rows, ws.as_deref(), d, u, h);
+                (f + fixed, g)
+            }
+            None => {
+                self.passes += 1.0;
+                smoothed(x, w, d, u, h)
+            }
+        }
+    }
+}
+
+/// The weighted 0-1 loss of u on signed rows (ties count ½), with [`dot_lanes`].
+fn loss_signed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64]) -> f64 {
+    super::loss_signed_with(x, w, d, u, dot_lanes)
+}
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -46,19 +234,24 @@ pub struct AnnealConfig {
     pub iters_per_stage: u32,
     /// L-BFGS memory (pairs kept).
     pub memory: usize,
-    /// Rows of the subsample used by the first stages.
+    /// Rows of the subsample at the first bandwidth (growing ∝ 1/h in later stages).
     pub subsample: usize,
     /// Rounds of great-circle 0-1 polish (a round without improvement ends it).
     pub polish_rounds: u32,
-    /// Exploration paths: the first stages are annealed from the start on this many
-    /// different subsamples (rows i ≡ offset mod step), in parallel; the path whose end point
-    /// has the lowest full-data 0-1 loss continues on all rows. 1 when n fits the subsample.
+    /// Half-width (radians) of the arc each polish move searches exactly when n > `subsample`;
+    /// π/4 or more searches the whole circle (always done when n ≤ `subsample`).
+    pub polish_window: f64,
+    /// Exploration paths (n > `subsample` only): the stages before the last `full_stages` are
+    /// annealed from the start on this many different subsamples (rows i ≡ offset mod step),
+    /// in parallel; the path whose end point has the lowest full-data 0-1 loss continues.
     pub paths: usize,
-    /// Random starts besides bt and the mean signed row (each annealed on the first path's
-    /// subsample and compared like a path).
+    /// Random starts besides bt and the mean signed row, used only when n ≤ `subsample`
+    /// (where restarts are cheap and pay): each runs the whole schedule and is polished.
     pub random_starts: u32,
     /// Seed of the solver's own stream (random starts).
     pub seed: u64,
+    /// Evaluate on active sets (see `Evaluator`); false evaluates every pass on all rows.
+    pub active_set: bool,
 }
 
 impl Default for AnnealConfig {
@@ -70,14 +263,20 @@ impl Default for AnnealConfig {
             full_stages: 4,
             iters_per_stage: 40,
             memory: 8,
-            subsample: 200_000,
+            subsample: 20_000,
             polish_rounds: 3,
+            polish_window: 0.1,
             paths: 1,
-            random_starts: 0,
+            random_starts: 8,
             seed: 0,
+            active_set: true,
         }
     }
 }
+
+/// Bounds of the active set's radius (radians, roughly: distances on the unit sphere).
+const RADIUS_MIN: f64 = 1e-4;
+const RADIUS_MAX: f64 = 0.05;
 
 /// Projects v onto the tangent space at unit u.
 fn tangent(v: &[f64], u: &[f64]) -> Vec<f64> {
@@ -91,13 +290,21 @@ fn lbfgs_stage(
     x: &[f64],
     w: Option<&[f64]>,
     d: usize,
+    norms: &[f64],
     u0: &[f64],
     h: f64,
     cfg: &AnnealConfig,
-) -> (Vec<f64>, u64, Vec<Vec<f64>>) {
+) -> (Vec<f64>, f64, Vec<Vec<f64>>) {
     let mut u = u0.to_vec();
-    let (mut f, g) = smoothed(x, w, d, &u, h);
-    let mut passes = 1u64;
+    let mut ev = Evaluator::new(x, w, d, h, norms);
+    // The active set's ball: a few times the last step, so that a stage's small late steps
+    // reuse one compact block.
+    let mut radius = if cfg.active_set {
+        RADIUS_MAX
+    } else {
+        f64::INFINITY
+    };
+    let (mut f, g) = ev.eval(&u, radius);
     let mut rg = tangent(&g, &u);
     let mut mem: Vec<(Vec<f64>, Vec<f64>, f64)> = Vec::new(); // (s, y, 1/(s'y))
     for _ in 0..cfg.iters_per_stage {
@@ -141,8 +348,7 @@ fn lbfgs_stage(
         for _ in 0..30 {
             let mut cand: Vec<f64> = u.iter().zip(&p).map(|(ui, pi)| ui + a * pi).collect();
             normalize(&mut cand);
-            let (fc, gc) = smoothed(x, w, d, &cand, h);
-            passes += 1;
+            let (fc, gc) = ev.eval(&cand, radius);
             if fc <= f + 1e-4 * a * slope {
                 accepted = Some((cand, fc, gc));
                 break;
@@ -169,6 +375,9 @@ fn lbfgs_stage(
             *my = tangent(my, &cand);
         }
         let step = norm(&s);
+        if cfg.active_set {
+            radius = (4.0 * step).clamp(RADIUS_MIN, RADIUS_MAX);
+        }
         let decrease = f - fc;
         u = cand;
         f = fc;
@@ -185,11 +394,82 @@ fn lbfgs_stage(
     }
     let mut dirs: Vec<Vec<f64>> = mem.into_iter().rev().map(|(s, _, _)| s).collect();
     dirs.push(rg);
-    (u, passes, dirs)
+    (u, ev.passes, dirs)
+}
+
+/// The 0-1 loss minimised exactly over the arc u(t) = cos t·u + sin t·e, |t| < `window`
+/// (0 < window ≤ π/4), e a unit tangent at u: one fused pass computes each row's value at
+/// t = −window and, for the rows whose sign changes inside the arc (critical angle
+/// t_i = atan(−a_i/b_i), a_i = x_i'u, b_i = x_i'e), an event; only those are sorted. Returns
+/// the midpoint of the lowest (then widest) open arc between events and its loss, or `None`
+/// when no arc improves on `best`. Exact on the arc up to the rounding of the critical angles
+/// (the caller re-evaluates the loss at the returned point). Rows with a tie at −window count
+/// ½ there, which can only make the arc from −window look worse than it is.
+fn window_sweep(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    e: &[f64],
+    window: f64,
+    best: f64,
+) -> Option<(f64, f64)> {
+    let n = x.len() / d;
+    let (c, s, tw) = (window.cos(), window.sin(), window.tan());
+    let chunks = n.div_ceil(EVAL_CHUNK);
+    let parts: Vec<(f64, Vec<(f64, f64)>)> = (0..chunks)
+        .into_par_iter()
+        .map(|k| {
+            let mut l0 = 0.0;
+            let mut ev = Vec::new();
+            for i in k * EVAL_CHUNK..((k + 1) * EVAL_CHUNK).min(n) {
+                let xi = &x[i * d..(i + 1) * d];
+                let wi = w.map_or(1.0, |w| w[i]);
+                let (a, b) = (dot_lanes(xi, u), dot_lanes(xi, e));
+                let v = a * c - b * s;
+                if v < 0.0 {
+                    l0 += wi;
+                } else if v == 0.0 {
+                    l0 += 0.5 * wi;
+                }
+                if b != 0.0 && a.abs() < b.abs() * tw {
+                    // Crossing t_i upwards the row turns right when b > 0, wrong when b < 0.
+                    ev.push(((-a / b).atan(), if b > 0.0 { -wi } else { wi }));
+                }
+            }
+            (l0, ev)
+        })
+        .collect();
+    let mut loss = parts.iter().map(|p| p.0).sum::<f64>();
+    let mut events: Vec<(f64, f64)> = parts.into_iter().flat_map(|p| p.1).collect();
+    events.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+    let tol = 1e-12 * loss.abs().max(1.0);
+    let mut found: Option<(f64, f64, f64)> = None; // (loss, width, midpoint)
+    let mut left = -window;
+    for k in 0..=events.len() {
+        let right = events.get(k).map_or(window, |p| p.0);
+        let width = right - left;
+        if width > MIN_ARC {
+            let better = match found {
+                None => loss < best - tol,
+                Some((fl, fw, _)) => loss < fl - tol || (loss <= fl + tol && width > fw),
+            };
+            if better {
+                found = Some((loss, width, 0.5 * (left + right)));
+            }
+        }
+        if let Some(p) = events.get(k) {
+            loss += p.1;
+            left = p.0;
+        }
+    }
+    found.map(|(l, _, t)| (t, l))
 }
 
 /// Great-circle 0-1 polish along the given directions (made tangent at the current point
-/// before each sweep; each move is [`circle_step`]). Returns (direction, loss, sweeps run).
+/// before each sweep). Each move minimises the 0-1 loss exactly over an arc of half-width
+/// `window` ([`window_sweep`]; the whole circle, [`circle_step`], when window ≥ π/4) and is
+/// kept only when the direct evaluation is strictly lower. Returns (direction, loss, sweeps).
 fn polish_along(
     x: &[f64],
     w: Option<&[f64]>,
@@ -197,12 +477,17 @@ fn polish_along(
     u0: &[f64],
     dirs: &[Vec<f64>],
     rounds: u32,
+    window: f64,
 ) -> (Vec<f64>, f64, u64) {
     let n = x.len() / d;
     let mut u = u0.to_vec();
     let mut best = loss_signed(x, w, d, &u);
     let mut sweeps = 0;
-    let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+    let (mut a, mut b) = if window < FRAC_PI_4 {
+        (Vec::new(), Vec::new())
+    } else {
+        (vec![0.0; n], vec![0.0; n])
+    };
     for _ in 0..rounds {
         let mut improved = false;
         for e0 in dirs {
@@ -211,7 +496,21 @@ fn polish_along(
                 continue;
             }
             sweeps += 1;
-            if let Some((v, l)) = circle_step(x, w, d, &u, &e, best, &mut a, &mut b) {
+            let step = if window < FRAC_PI_4 {
+                window_sweep(x, w, d, &u, &e, window, best).and_then(|(t, _)| {
+                    let mut v: Vec<f64> = u
+                        .iter()
+                        .zip(&e)
+                        .map(|(p, q)| t.cos() * p + t.sin() * q)
+                        .collect();
+                    normalize(&mut v);
+                    let l = loss_signed(x, w, d, &v);
+                    (l < best).then_some((v, l))
+                })
+            } else {
+                circle_step(x, w, d, &u, &e, best, &mut a, &mut b, dot_lanes)
+            };
+            if let Some((v, l)) = step {
                 best = l;
                 u = v;
                 improved = true;
@@ -232,10 +531,11 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         && cfg.full_stages <= cfg.stages
         && cfg.memory >= 1
         && cfg.paths >= 1
-        && cfg.subsample >= 1)
+        && cfg.subsample >= 1
+        && cfg.polish_window > 0.0)
     {
         return Err(FitError::Config(
-            "anneal: need 0 < h_end <= h_start, 1 <= stages, full_stages <= stages, memory >= 1, subsample >= 1".into(),
+            "anneal: need 0 < h_end <= h_start, 1 <= stages, full_stages <= stages, memory >= 1, subsample >= 1, polish_window > 0".into(),
         ));
     }
     let d = data.d();
@@ -273,113 +573,178 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         .ok_or_else(|| FitError::Degenerate("no start direction".into()))?;
     let mut starts = vec![best.0.clone()];
     let mut rng = signest_core::seed::solver_rng(cfg.seed);
-    for _ in 0..cfg.random_starts {
-        let mut v: Vec<f64> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();
-        if normalize(&mut v) {
-            starts.push(v);
-        }
-    }
     notes.push(format!(
         "starts ready: {:.3} s",
         clock.elapsed().as_secs_f64()
     ));
     let n = x.len() / d;
     let k = cfg.stages;
-    let explore = (k - cfg.full_stages) as usize;
-    let subsampled = n.div_ceil(cfg.subsample.max(1)) > 1;
-    // (start index, subsample path): the best fixed start on `paths` subsamples, each random
-    // start on the first.
-    let mut jobs: Vec<(usize, usize)> = (0..if subsampled { cfg.paths.max(1) } else { 1 })
-        .map(|p| (0, p))
-        .collect();
-    jobs.extend((1..starts.len()).map(|s| (s, 0)));
+    let may_subsample = k - cfg.full_stages;
     let scale = |xs: &[f64], u: &[f64]| {
         let m = xs.len() / d;
         let s = xs.chunks_exact(d).map(|r| dot(r, u).abs()).sum::<f64>() / m as f64;
         if s > 0.0 { s } else { 1.0 }
     };
     let s_full = scale(&x, &starts[0]);
-    let h_of = |i: u32| {
+    let rel_h = |i: u32| {
         let t = if k == 1 {
             1.0
         } else {
             i as f64 / (k - 1) as f64
         };
-        s_full * cfg.h_start * (cfg.h_end / cfg.h_start).powf(t)
+        cfg.h_start * (cfg.h_end / cfg.h_start).powf(t)
     };
-    // Exploration: independent paths in parallel, compared in job order (deterministic).
-    let explored: Vec<(Vec<f64>, u64, f64)> = jobs
-        .par_iter()
-        .map(|&(si, p)| {
-            let mut u = starts[si].clone();
-            let mut passes = 0;
-            if explore > 0 {
-                let sub = subsample(&x, w, d, cfg.subsample, p, cfg.paths.max(1));
-                let (xs, ws): (&[f64], Option<&[f64]>) = match &sub {
-                    Some((xs, ws)) => (xs, ws.as_deref()),
-                    None => (&x, w),
-                };
-                for i in 0..explore as u32 {
-                    let (v, ps, _) = lbfgs_stage(xs, ws, d, &u, h_of(i), cfg);
-                    passes += ps;
-                    u = v;
-                }
-            }
-            let l = loss_signed(&x, w, d, &u);
-            (u, passes, l)
-        })
-        .collect();
-    let mut passes = 0u64;
-    let mut sweeps = 0u64;
-    let mut u = starts[0].clone();
-    let mut lu = f64::INFINITY;
-    for (v, ps, l) in explored {
-        passes += ps;
-        if l < lu {
+    let h_of = |i: u32| s_full * rel_h(i);
+    // Rows of stage i: `subsample` at the first bandwidth, growing like 1/h (the rows near
+    // the decision boundary, which carry the smoothed gradient, stay about as many), all rows
+    // once that reaches n and in the last `full_stages` stages.
+    let rows_of = |i: u32| -> usize {
+        if i >= may_subsample {
+            return n;
+        }
+        let m = cfg.subsample as f64 * cfg.h_start / rel_h(i);
+        if m >= n as f64 { n } else { m as usize }
+    };
+    let norms = row_norms(&x, d);
+    // Stages `from..to` from u on subsample path p (all rows where rows_of says so): the end
+    // point, full-data-equivalent passes, and the last stage's steps and gradient.
+    let run_stages = |u0: &[f64], from: u32, to: u32, p: usize| {
+        let mut u = u0.to_vec();
+        let mut passes = 0.0;
+        let mut dirs = Vec::new();
+        for i in from..to {
+            let sub = subsample(&x, w, d, rows_of(i), p, cfg.paths.max(1));
+            let (xs, ws): (&[f64], Option<&[f64]>) = match &sub {
+                Some((xs, ws)) => (xs, ws.as_deref()),
+                None => (&x, w),
+            };
+            let sub_norms = sub.as_ref().map(|(xs, _)| row_norms(xs, d));
+            let ns = sub_norms.as_deref().unwrap_or(&norms);
+            let (v, ps, ds) = lbfgs_stage(xs, ws, d, ns, &u, h_of(i), cfg);
+            passes += ps * (xs.len() / d) as f64 / n as f64;
             u = v;
-            lu = l;
+            dirs = ds;
         }
-    }
-    if lu < best.1 {
-        best = (u.clone(), lu);
-    }
-    notes.push(format!(
-        "explored {} paths: {:.3} s",
-        jobs.len(),
-        clock.elapsed().as_secs_f64()
-    ));
-    // The remaining bandwidths on all rows, from the best path.
-    let mut dirs = Vec::new();
-    for i in explore as u32..k {
-        let (v, ps, ds) = lbfgs_stage(&x, w, d, &u, h_of(i), cfg);
+        (u, passes, dirs)
+    };
+    // Polish directions: the given steps and, in low dimension, the axes.
+    let with_axes = |mut dirs: Vec<Vec<f64>>| {
+        if d <= 16 {
+            for j in 0..d {
+                let mut e = vec![0.0; d];
+                e[j] = 1.0;
+                dirs.push(e);
+            }
+        }
+        dirs
+    };
+    let mut passes = 0.0f64;
+    let mut sweeps = 0u64;
+    if n <= cfg.subsample {
+        // Small problem: restarts are cheap and pay. Every start runs the whole schedule on
+        // all rows (random start j entering at stage j mod stages: large bandwidths pull
+        // every start into one basin) and is polished; the lowest 0-1 loss wins (start order
+        // breaks ties, so the result does not depend on the thread count).
+        let mut entries = vec![0u32];
+        starts.truncate(1);
+        for j in 0..cfg.random_starts {
+            let mut v: Vec<f64> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();
+            if normalize(&mut v) {
+                starts.push(v);
+                entries.push(j % k);
+            }
+        }
+        let done: Vec<(Vec<f64>, f64, f64, u64)> = starts
+            .par_iter()
+            .zip(&entries)
+            .map(|(s0, &e)| {
+                let (u, ps, dirs) = run_stages(s0, e, k, 0);
+                let (v, l, sw) = polish_along(
+                    &x,
+                    w,
+                    d,
+                    &u,
+                    &with_axes(dirs),
+                    cfg.polish_rounds,
+                    std::f64::consts::FRAC_PI_2,
+                );
+                (v, l, ps, sw)
+            })
+            .collect();
+        for (v, l, ps, sw) in done {
+            passes += ps;
+            sweeps += sw;
+            if l < best.1 {
+                best = (v, l);
+            }
+        }
+        notes.push(format!(
+            "{} starts annealed on all rows and polished: {:.3} s",
+            starts.len(),
+            clock.elapsed().as_secs_f64()
+        ));
+    } else {
+        // Large problem: the best fixed start explores the stages before the last
+        // `full_stages` on `paths` different subsamples in parallel; the end point with the
+        // lowest full-data 0-1 loss (job order breaks ties) anneals on all rows and is
+        // polished. Random starts are not used (they would multiply the cost).
+        if cfg.random_starts > 0 {
+            notes.push(format!(
+                "random starts not used: n = {n} > subsample = {}",
+                cfg.subsample
+            ));
+        }
+        let explored: Vec<(Vec<f64>, f64, f64)> = (0..cfg.paths.max(1))
+            .into_par_iter()
+            .map(|p| {
+                let (u, ps, _) = run_stages(&starts[0], 0, may_subsample, p);
+                let l = loss_signed(&x, w, d, &u);
+                (u, ps, l)
+            })
+            .collect();
+        let mut u = starts[0].clone();
+        let mut lu = f64::INFINITY;
+        for (v, ps, l) in explored {
+            passes += ps;
+            if l < lu {
+                u = v;
+                lu = l;
+            }
+        }
+        if lu < best.1 {
+            best = (u.clone(), lu);
+        }
+        notes.push(format!(
+            "explored {} paths: {:.3} s",
+            cfg.paths.max(1),
+            clock.elapsed().as_secs_f64()
+        ));
+        let (u, ps, dirs) = run_stages(&u, may_subsample, k, 0);
         passes += ps;
-        u = v;
-        dirs = ds; // the last stage's steps and gradient
-    }
-    let la = loss_signed(&x, w, d, &u);
-    if la < best.1 {
-        best = (u.clone(), la);
-    }
-    notes.push(format!(
-        "annealed on all rows: {:.3} s, 0-1 loss {la}",
-        clock.elapsed().as_secs_f64()
-    ));
-    // Polish from the best point along the last stage's steps and gradient and, in low
-    // dimension, the axes.
-    if d <= 16 {
-        for j in 0..d {
-            let mut e = vec![0.0; d];
-            e[j] = 1.0;
-            dirs.push(e);
+        let la = loss_signed(&x, w, d, &u);
+        if la < best.1 {
+            best = (u.clone(), la);
+        }
+        notes.push(format!(
+            "annealed on all rows: {:.3} s, 0-1 loss {la}",
+            clock.elapsed().as_secs_f64()
+        ));
+        let (v, lv, sw) = polish_along(
+            &x,
+            w,
+            d,
+            &best.0,
+            &with_axes(dirs),
+            cfg.polish_rounds,
+            cfg.polish_window,
+        );
+        sweeps += sw;
+        if lv < best.1 {
+            best = (v, lv);
         }
     }
-    let (v, lv, sw) = polish_along(&x, w, d, &best.0, &dirs, cfg.polish_rounds);
-    sweeps += sw;
-    if lv < best.1 {
-        best = (v, lv);
-    }
     notes.push(format!(
-        "annealed and polished: {:.3} s; {passes} passes over the rows, {sweeps} great-circle sweeps",
+        "done: {:.3} s; {passes:.1} passes over the rows (full-data equivalents), {sweeps} great-circle sweeps",
         clock.elapsed().as_secs_f64()
     ));
     let achieved = signest_core::metrics::loss01(data, &best.0).weighted;
@@ -389,10 +754,112 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         direction: best.0,
         coefficients: None,
         status: Status::Heuristic,
-        iterations: passes,
+        iterations: passes.round() as u64,
         objective: achieved,
         certificate: None,
         fit_seconds: 0.0,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn loss_at(x: &[f64], t: f64) -> f64 {
+        // d = 2, u = e1, e = e2: the row's value at angle t is x0 cos t + x1 sin t.
+        x.chunks_exact(2)
+            .map(|r| {
+                let v = r[0] * t.cos() + r[1] * t.sin();
+                if v < 0.0 {
+                    1.0
+                } else if v == 0.0 {
+                    0.5
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    }
+
+    proptest! {
+        /// The arc sweep against an independent enumeration: the minimum over the midpoints
+        /// of all arcs between the critical angles inside the window (computed here from
+        /// the rows' own atan2), and the loss at the returned angle evaluated directly.
+        #[test]
+        fn window_sweep_finds_the_minimum_on_its_arc(
+            rows in prop::collection::vec((-1.0f64..1.0, -1.0f64..1.0), 1..60),
+            window in 0.01f64..0.78,
+        ) {
+            let x: Vec<f64> = rows.iter().flat_map(|&(a, b)| [a, b]).collect();
+            let mut crit: Vec<f64> = rows
+                .iter()
+                .flat_map(|&(a, b)| {
+                    let phi = b.atan2(a);
+                    [phi + std::f64::consts::FRAC_PI_2, phi - std::f64::consts::FRAC_PI_2]
+                })
+                .map(|t| (t + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI)
+                .filter(|t| t.abs() < window)
+                .collect();
+            crit.push(-window);
+            crit.push(window);
+            crit.sort_by(f64::total_cmp);
+            let brute = crit
+                .windows(2)
+                .filter(|p| p[1] - p[0] > 1e-9)
+                .map(|p| loss_at(&x, 0.5 * (p[0] + p[1])))
+                .fold(f64::INFINITY, f64::min);
+            let got = window_sweep(&x, None, 2, &[1.0, 0.0], &[0.0, 1.0], window, f64::INFINITY);
+            let (t, l) = got.expect("some arc beats an infinite loss");
+            prop_assert!(t.abs() < window);
+            prop_assert_eq!(l, brute);
+            prop_assert_eq!(loss_at(&x, t), brute);
+            // Nothing is returned when no arc beats the given loss.
+            prop_assert!(window_sweep(&x, None, 2, &[1.0, 0.0], &[0.0, 1.0], window, brute).is_none());
+        }
+    }
+
+    /// The active-set evaluation equals the full pass (up to summation order) for points
+    /// inside its ball, at a bandwidth where most rows are outside the band.
+    #[test]
+    fn active_set_evaluation_equals_the_full_pass() {
+        let (n, d) = (20_000, 6);
+        let mut rng = signest_core::seed::stream(3, "anneal/active", 0);
+        let x: Vec<f64> = (0..n * d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let norms = row_norms(&x, d);
+        let u0 = normalized(&[1.0, 0.5, 0.0, 0.0, -0.2, 0.1]).unwrap();
+        let h = 1e-3;
+        let mut ev = Evaluator::new(&x, None, d, h, &norms);
+        let radius = 1e-3;
+        let (f0, _) = ev.eval(&u0, radius);
+        let block = ev
+            .active
+            .as_ref()
+            .unwrap()
+            .block
+            .as_ref()
+            .map(|b| b.0.len() / d);
+        let active_rows = block.expect("a compact block at this bandwidth");
+        assert!(active_rows < n / 4, "{active_rows} active rows");
+        let u1 = normalized(&[1.0, 0.5004, 0.0003, 0.0, -0.2, 0.1]).unwrap();
+        let dist = u0
+            .iter()
+            .zip(&u1)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(dist < radius);
+        for u in [&u0, &u1] {
+            let (fa, ga) = ev.eval(u, radius);
+            let (ff, gf) = smoothed(&x, None, d, u, h);
+            assert!((fa - ff).abs() <= 1e-9 * ff, "{fa} vs {ff}");
+            for (a, b) in ga.iter().zip(&gf) {
+                assert!((a - b).abs() <= 1e-9 * gf.iter().map(|v| v.abs()).fold(0.0, f64::max));
+            }
+        }
+        assert_eq!(f0, ev.eval(&u0, radius).0);
+    }
 }

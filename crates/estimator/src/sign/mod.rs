@@ -16,6 +16,7 @@ use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
 };
 use crate::{Certificate, Estimator, Fit, FitError, Status, check_nonempty};
+use rayon::prelude::*;
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, normalize};
 use signest_core::metrics::loss01;
@@ -156,6 +157,17 @@ fn exact_2d(data: &Comparisons) -> Fit {
 
 /// The 0-1 loss (weighted sum) of `u` on signed rows `x` (row-major n×d).
 pub(crate) fn loss_signed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64]) -> f64 {
+    loss_signed_with(x, w, d, u, dot)
+}
+
+/// [`loss_signed`] with a chosen inner product (`dot`, or `dot_lanes` in `anneal`).
+pub(crate) fn loss_signed_with(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    dot: fn(&[f64], &[f64]) -> f64,
+) -> f64 {
     crate::par::map_reduce(
         x.len() / d,
         |rows| {
@@ -204,7 +216,7 @@ pub fn polish(
                 continue;
             }
             sweeps += 1;
-            if let Some((v, l)) = circle_step(x, w, d, &u, &e, best, &mut a, &mut b) {
+            if let Some((v, l)) = circle_step(x, w, d, &u, &e, best, &mut a, &mut b, dot) {
                 best = l;
                 u = v;
                 improved = true;
@@ -221,6 +233,10 @@ pub fn polish(
 /// u and the unit tangent e (circle sweep), accepted only when the direct evaluation is
 /// strictly below `best`. `a`, `b` are scratch buffers of n values. Returns the new point and
 /// its loss.
+/// Rows per parallel task when projecting onto a circle's two axes.
+const PROJECT_CHUNK: usize = 8192;
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn circle_step(
     x: &[f64],
     w: Option<&[f64]>,
@@ -230,12 +246,19 @@ pub(crate) fn circle_step(
     best: f64,
     a: &mut [f64],
     b: &mut [f64],
+    dot: fn(&[f64], &[f64]) -> f64,
 ) -> Option<(Vec<f64>, f64)> {
-    for i in 0..x.len() / d {
-        let xi = &x[i * d..(i + 1) * d];
-        a[i] = dot(xi, u);
-        b[i] = dot(xi, e);
-    }
+    a.par_chunks_mut(PROJECT_CHUNK)
+        .zip(b.par_chunks_mut(PROJECT_CHUNK))
+        .enumerate()
+        .for_each(|(c, (ac, bc))| {
+            for (k, (ai, bi)) in ac.iter_mut().zip(bc.iter_mut()).enumerate() {
+                let i = c * PROJECT_CHUNK + k;
+                let xi = &x[i * d..(i + 1) * d];
+                *ai = dot(xi, u);
+                *bi = dot(xi, e);
+            }
+        });
     let r = sweep::circle_sweep(a, b, w);
     if r.loss >= best - 1e-12 * best.max(1.0) {
         return None;
@@ -246,7 +269,7 @@ pub(crate) fn circle_step(
         .map(|(p, q)| r.angle.cos() * p + r.angle.sin() * q)
         .collect();
     normalize(&mut cand);
-    let l = loss_signed(x, w, d, &cand);
+    let l = loss_signed_with(x, w, d, &cand, dot);
     (l < best).then_some((cand, l))
 }
 
