@@ -174,6 +174,35 @@ impl Dgp {
         self.population.dim()
     }
 
+    /// The DGP restricted to its first k coordinates, when the others are pure noise: every
+    /// user's beta is 0 beyond k (by construction, not by chance: the population's own
+    /// parameters are 0 there) and the features have independent coordinates, each symmetric
+    /// about 0 (isotropic, anisotropic, Laplace, uniform). Then (y, z_1..k) is independent of
+    /// z_(k+1)..d and has the law of the returned DGP's (y, z). `None` when no coordinate can
+    /// be dropped. Used by population targets (a padded DGP's targets are the block's, padded
+    /// with zeros).
+    pub fn leading_block(&self) -> Option<(usize, Dgp)> {
+        let d = self.dim();
+        let k = self.population.support_dim()?;
+        if k == 0 || k >= d {
+            return None;
+        }
+        let features = match &self.features {
+            Features::Isotropic { .. } => Features::Isotropic { d: k },
+            Features::Anisotropic { scales } => Features::Anisotropic {
+                scales: scales[..k].to_vec(),
+            },
+            Features::Laplace { scale, .. } => Features::Laplace { d: k, scale: *scale },
+            Features::Uniform { half_width, .. } => Features::Uniform {
+                d: k,
+                half_width: *half_width,
+            },
+            Features::EmbeddingLike { .. } | Features::Resampled { .. } => return None,
+        };
+        let block = Dgp::new(self.population.truncated(k), features, self.noise).ok()?;
+        Some((k, block))
+    }
+
     /// `u* = beta_bar / ||beta_bar||` (SPEC §1). `None` when beta_bar = 0 (no target).
     pub fn u_star(&self) -> Option<Vec<f64>> {
         signest_core::linalg::normalized(&self.population.beta_bar())

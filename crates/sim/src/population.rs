@@ -200,6 +200,73 @@ impl Population {
         Ok(())
     }
 
+    /// One plus the last coordinate in which some user's beta can be non-zero, read off the
+    /// population's parameters (for `Gaussian`, the rows of L too); `None` for an empty panel.
+    pub fn support_dim(&self) -> Option<usize> {
+        let last = |v: &[f64]| v.iter().rposition(|x| *x != 0.0).map_or(0, |j| j + 1);
+        let d = self.dim();
+        Some(match self {
+            Population::TwoType { beta_bar, v, .. } | Population::Skewed { beta_bar, v, .. } => {
+                last(beta_bar).max(last(v))
+            }
+            Population::Mixture { means, .. } => means.iter().map(|m| last(m)).max()?,
+            Population::Gaussian { beta_bar, chol, .. } => {
+                let rows = chol.chunks_exact(d).map(last).zip(0..).filter(|(l, _)| *l > 0);
+                last(beta_bar).max(rows.map(|(_, j)| j + 1).max().unwrap_or(0))
+            }
+            Population::Scale { b, .. } => last(b),
+            Population::Personas { d, betas } => betas.chunks_exact(*d).map(last).max()?,
+        })
+    }
+
+    /// The population of the first k coordinates of beta (k ≥ [`Self::support_dim`], so the
+    /// others are 0): the same law for (beta_1, …, beta_k).
+    pub fn truncated(&self, k: usize) -> Population {
+        let d = self.dim();
+        let cut = |v: &[f64]| v[..k].to_vec();
+        match self {
+            Population::TwoType { beta_bar, v, delta } => Population::TwoType {
+                beta_bar: cut(beta_bar),
+                v: cut(v),
+                delta: *delta,
+            },
+            Population::Skewed { beta_bar, v, tau } => Population::Skewed {
+                beta_bar: cut(beta_bar),
+                v: cut(v),
+                tau: *tau,
+            },
+            Population::Mixture { means, weights } => Population::Mixture {
+                means: means.iter().map(|m| cut(m)).collect(),
+                weights: weights.clone(),
+            },
+            // L is lower-triangular: beta_1..k use only L's top-left k×k block.
+            Population::Gaussian {
+                beta_bar,
+                tau,
+                chol,
+            } => Population::Gaussian {
+                beta_bar: cut(beta_bar),
+                tau: *tau,
+                chol: (0..k)
+                    .flat_map(|i| chol[i * d..i * d + k].iter().copied())
+                    .collect(),
+            },
+            Population::Scale { b, sigma } => Population::Scale {
+                b: cut(b),
+                sigma: *sigma,
+            },
+            Population::Personas { d, betas } => Population::Personas {
+                d: k,
+                betas: std::sync::Arc::new(
+                    betas
+                        .chunks_exact(*d)
+                        .flat_map(|r| r[..k].iter().copied())
+                        .collect(),
+                ),
+            },
+        }
+    }
+
     /// Whether beta − beta_bar is symmetric about 0 by construction (the sufficient condition
     /// of SPEC §4 for `sign` to identify u*, together with symmetric noise).
     pub fn is_symmetric(&self) -> bool {

@@ -10,6 +10,8 @@
 //!   dH/dθ = h(θ + π/2) − h(θ − π/2) (h the radial integral of (2p − 1) q).
 //!   Numerical error: the angle between the results at two resolutions (the second doubles
 //!   every panel count) — an a-posteriori estimate.
+//! - **reduction** (padded DGPs): the first k coordinates' targets padded with zeros, by
+//!   either route below; see [`targets`].
 //! - **stream** (any d): `bt`'s target as the logistic MLE on N (default 10^7) comparisons
 //!   drawn from the DGP itself in chunks of 10^5, regenerated from their seeds on every Newton
 //!   pass (memory: one chunk per thread); its error is a Monte Carlo standard error from the
@@ -79,7 +81,30 @@ impl Default for TargetOptions {
 }
 
 /// Both targets (`bt`, `sign`) of a DGP, by quadrature when possible (d = 2), else streamed.
+/// A padded DGP ([`Dgp::leading_block`]: coordinates beyond k pure, independent, symmetric
+/// noise) gets its block's targets padded with zeros — for `bt` always (the population score
+/// E[z (p(z) − σ(θ'z))] vanishes in the noise coordinates at θ = (θ_k, 0), and the MLE is
+/// unique), for `sign` when the population is symmetric (the target is u*, SPEC §4); an
+/// asymmetric population's sign target is streamed in full dimension.
 pub fn targets(dgp: &Dgp, opts: &TargetOptions) -> Vec<Target> {
+    if let Some((k, block)) = dgp.leading_block() {
+        let d = dgp.dim();
+        let pad = |mut t: Target| {
+            t.direction.resize(d, 0.0);
+            t.note = format!(
+                "{}; exact reduction to the first {k} coordinates (the other {} are independent symmetric noise with zero utility), padded with zeros",
+                t.note,
+                d - k
+            );
+            t
+        };
+        let mut out: Vec<Target> = targets(&block, opts).into_iter().map(pad).collect();
+        if !dgp.population.is_symmetric() {
+            out.retain(|t| t.estimator != "sign");
+            out.push(stream_sign_target(dgp, opts));
+        }
+        return out;
+    }
     if opts.prefer_quadrature
         && let Some(t) = quadrature_targets(dgp)
     {

@@ -3,7 +3,7 @@
 
 use signest_sim::{Dgp, Features, Noise, Population};
 use signest_theory::targets::{
-    TargetOptions, quadrature_targets, stream_bt_target, stream_sign_target,
+    TargetOptions, quadrature_targets, stream_bt_target, stream_sign_target, targets,
 };
 
 fn opts(n: u64) -> TargetOptions {
@@ -136,4 +136,68 @@ fn padded_dimensions_leave_the_bt_bias_unchanged() {
         (bt6.bias_deg - bt_q.bias_deg).abs() <= 4.0 * bt6.error_deg + bt_q.error_deg,
         "d=6 stream {bt6:?} vs d=2 quadrature {bt_q:?}"
     );
+    // So `targets` reduces a padded DGP to its block: the d = 2 quadrature, padded with zeros
+    // (the streamed estimate above is the independent check of that reduction).
+    let t6 = targets(&dgp6, &opts(2_000_000));
+    assert_eq!(t6.len(), 2);
+    for t in &t6 {
+        assert_eq!(t.method, "quadrature", "{t:?}");
+        assert_eq!(t.direction.len(), 6);
+        assert!(t.direction[2..].iter().all(|x| *x == 0.0));
+        assert!(t.note.contains("exact reduction to the first 2 coordinates"));
+    }
+    assert_eq!(t6[0].bias_deg, bt_q.bias_deg);
+}
+
+/// Padded Gaussian heterogeneity with L non-zero in a padded row is not reduced (that
+/// coordinate carries utility); embedding-like features (correlated coordinates) are never
+/// reduced; an asymmetric padded population keeps the reduced bt target but streams sign's.
+#[test]
+fn leading_block_reduces_only_pure_noise_coordinates() {
+    let mut chol = vec![0.0; 16];
+    chol[0] = 2.0;
+    chol[5] = 0.5;
+    let gauss = |chol: Vec<f64>| {
+        Dgp::new(
+            Population::Gaussian {
+                beta_bar: vec![1.0, 0.5, 0.0, 0.0],
+                tau: 1.0,
+                chol,
+            },
+            Features::Isotropic { d: 4 },
+            Noise::Logistic { scale: 1.0 },
+        )
+        .unwrap()
+    };
+    let (k, block) = gauss(chol.clone()).leading_block().unwrap();
+    assert_eq!(k, 2);
+    assert_eq!(block.dim(), 2);
+    let mut chol3 = chol.clone();
+    chol3[2 * 4 + 1] = 0.1; // row 3 of L: beta_3 varies
+    assert_eq!(gauss(chol3).leading_block().unwrap().0, 3);
+    let mut chol4 = chol;
+    chol4[3 * 4 + 3] = 0.1;
+    assert!(gauss(chol4).leading_block().is_none());
+    let emb = Dgp::new(
+        Population::homogeneous(vec![1.0, 0.0, 0.0]),
+        Features::embedding_like(3, 2, 0.3, 1),
+        Noise::Logistic { scale: 1.0 },
+    )
+    .unwrap();
+    assert!(emb.leading_block().is_none());
+    let skew = Dgp::new(
+        Population::Mixture {
+            means: vec![vec![3.0, 0.0, 0.0], vec![-1.0, 1.0, 0.0]],
+            weights: vec![0.3, 0.7],
+        },
+        Features::Isotropic { d: 3 },
+        Noise::Logistic { scale: 1.0 },
+    )
+    .unwrap();
+    let t = targets(&skew, &opts(200_000));
+    assert_eq!(t[0].estimator, "bt");
+    assert_eq!(t[0].method, "quadrature");
+    assert_eq!(t[1].estimator, "sign");
+    assert_eq!(t[1].method, "stream");
+    assert_eq!(t[1].direction.len(), 3);
 }
