@@ -192,7 +192,10 @@ impl Dgp {
             Features::Anisotropic { scales } => Features::Anisotropic {
                 scales: scales[..k].to_vec(),
             },
-            Features::Laplace { scale, .. } => Features::Laplace { d: k, scale: *scale },
+            Features::Laplace { scale, .. } => Features::Laplace {
+                d: k,
+                scale: *scale,
+            },
             Features::Uniform { half_width, .. } => Features::Uniform {
                 d: k,
                 half_width: *half_width,

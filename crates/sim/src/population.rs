@@ -211,7 +211,11 @@ impl Population {
             }
             Population::Mixture { means, .. } => means.iter().map(|m| last(m)).max()?,
             Population::Gaussian { beta_bar, chol, .. } => {
-                let rows = chol.chunks_exact(d).map(last).zip(0..).filter(|(l, _)| *l > 0);
+                let rows = chol
+                    .chunks_exact(d)
+                    .map(last)
+                    .zip(0..)
+                    .filter(|(l, _)| *l > 0);
                 last(beta_bar).max(rows.map(|(_, j)| j + 1).max().unwrap_or(0))
             }
             Population::Scale { b, .. } => last(b),

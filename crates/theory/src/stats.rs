@@ -271,6 +271,49 @@ pub fn log_slope(
     })
 }
 
+/// Least squares of y on [1, x1, x2]: the coefficients (a1, a2) of x1 and x2.
+fn ols2(x1: &[f64], x2: &[f64], y: &[f64]) -> (f64, f64) {
+    let m = y.len() as f64;
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / m;
+    let (m1, m2, my) = (mean(x1), mean(x2), mean(y));
+    let (mut s11, mut s12, mut s22, mut s1y, mut s2y) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for k in 0..y.len() {
+        let (a, b, c) = (x1[k] - m1, x2[k] - m2, y[k] - my);
+        s11 += a * a;
+        s12 += a * b;
+        s22 += b * b;
+        s1y += a * c;
+        s2y += b * c;
+    }
+    let det = s11 * s22 - s12 * s12;
+    ((s22 * s1y - s12 * s2y) / det, (s11 * s2y - s12 * s1y) / det)
+}
+
+/// The joint fit log mean error = c + a·log d + b·log n over `cells` (several d and n), for
+/// `est`: (a, b), each with its percentile bootstrap interval (replications resampled within
+/// cells; both from the same draws). NaN when the cells do not vary in both d and n.
+pub fn joint_rate(
+    cells: &[&SeriesCell],
+    est: &str,
+    b: &Bootstrap,
+    tag: &str,
+) -> (Interval, Interval) {
+    let ld: Vec<f64> = cells.iter().map(|c| (c.d as f64).ln()).collect();
+    let ln: Vec<f64> = cells.iter().map(|c| (c.n as f64).ln()).collect();
+    let fit = |idx: &[Vec<usize>]| {
+        let ly: Vec<f64> = cells
+            .iter()
+            .zip(idx)
+            .map(|(c, i)| c.resampled_mean(est, i).ln())
+            .collect();
+        ols2(&ld, &ln, &ly)
+    };
+    (
+        bootstrap(cells, b, tag, |idx| fit(idx).0),
+        bootstrap(cells, b, tag, |idx| fit(idx).1),
+    )
+}
+
 /// Rate: slope of log mean error on log n.
 pub fn rate(cells: &[&SeriesCell], est: &str, b: &Bootstrap, tag: &str) -> Interval {
     log_slope(cells, est, |c| c.n as f64, b, tag)

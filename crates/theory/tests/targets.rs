@@ -144,7 +144,10 @@ fn padded_dimensions_leave_the_bt_bias_unchanged() {
         assert_eq!(t.method, "quadrature", "{t:?}");
         assert_eq!(t.direction.len(), 6);
         assert!(t.direction[2..].iter().all(|x| *x == 0.0));
-        assert!(t.note.contains("exact reduction to the first 2 coordinates"));
+        assert!(
+            t.note
+                .contains("exact reduction to the first 2 coordinates")
+        );
     }
     assert_eq!(t6[0].bias_deg, bt_q.bias_deg);
 }
