@@ -844,9 +844,9 @@ mod tests {
     }
 
     /// The joint fit recovers known exponents: errors exponential with mean
-    /// 3·d^a·n^b on a 4 × 3 grid (R = 400 per cell), for (a, b) = (1/3, −1/3) and (4/3, −1/2):
-    /// each 95% CI contains its true value, and the two laws are told apart (each CI excludes
-    /// the other law's exponent). A swapped or mis-signed coefficient fails it.
+    /// 3·d^a·n^b on 9 cells of a 4 × 3 grid (R = 400 per cell), for (a, b) = (1/3, −1/3) and (4/3, −1/2):
+    /// each estimate within 4 bootstrap standard errors of its true value, and the two laws
+    /// told apart. A mis-signed cross term in the least squares fails it (checked by planting).
     #[test]
     fn joint_rate_recovers_known_exponents() {
         let b = Bootstrap::default();
@@ -871,12 +871,21 @@ mod tests {
                     });
                 }
             }
-            let refs: Vec<&stats::SeriesCell> = grid.iter().collect();
+            // Unbalanced, as the n >= 10·d rule makes real grids: log d and log n correlate, so
+            // the fit must separate them (on a full grid any mix-up of the cross term is
+            // invisible).
+            let refs: Vec<&stats::SeriesCell> = grid
+                .iter()
+                .filter(|c| !(c.d >= 32 && c.n == 10_000) && !(c.d == 2 && c.n == 1_000_000))
+                .collect();
             let (a, bb) = stats::joint_rate(&refs, "sign", &b, "test/joint");
-            assert!(a.contains(ta), "a {a:?} vs {ta}");
-            assert!(bb.contains(tb), "b {bb:?} vs {tb}");
+            // Within 4 bootstrap standard errors (se = CI width / 3.92): a false alarm
+            // about 6e-5 per check, 4 checks.
+            let near = |iv: &Interval, x: f64| (iv.value - x).abs() <= 4.0 * (iv.hi - iv.lo) / 3.92;
+            assert!(near(&a, ta), "a {a:?} vs {ta}");
+            assert!(near(&bb, tb), "b {bb:?} vs {tb}");
             let other_a = if ta < 1.0 { 4.0 / 3.0 } else { 1.0 / 3.0 };
-            assert!(!a.contains(other_a));
+            assert!(!near(&a, other_a));
             assert!(a.hi - a.lo < 0.1 && bb.hi - bb.lo < 0.1, "{a:?} {bb:?}");
         }
     }
