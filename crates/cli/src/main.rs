@@ -113,6 +113,21 @@ enum Command {
         #[arg(long, default_value_t = 2_000_000)]
         max_size: u64,
     },
+    /// The effort check of heuristic sign solvers: a sample of a finished directory's units
+    /// refitted at FACTOR times the default effort (starts, iterations, polish rounds); prints
+    /// how much the 0-1 loss still drops and writes DIR/effort.csv.
+    Effort {
+        dir: PathBuf,
+        /// Units to refit.
+        #[arg(long, default_value_t = 10)]
+        units: usize,
+        /// Effort multiplier.
+        #[arg(long, default_value_t = 10.0)]
+        factor: f64,
+        /// Only cells with n·d at most this (refit cost).
+        #[arg(long, default_value_t = 2_000_000)]
+        max_size: u64,
+    },
     /// Fill the loss01_truth and shortfall columns of a results directory written before they
     /// existed (each unit's data drawn again from its own stream; no fit is redone).
     Truth { dir: PathBuf },
@@ -289,6 +304,14 @@ fn run(cmd: Command) -> Result<(), CliError> {
             max_size,
         } => {
             print!("{}", signest::sweep::audit(&dir, units, max_size)?);
+        }
+        Command::Effort {
+            dir,
+            units,
+            factor,
+            max_size,
+        } => {
+            print!("{}", signest::sweep::effort(&dir, units, factor, max_size)?);
         }
         Command::Truth { dir } => {
             let rd = signest_sweep::ResultsDir::open(&dir)?;

@@ -115,6 +115,43 @@ pub fn replay(path: &Path, cell: &str, rep: u64) -> Result<String, CliError> {
     .expect("utf8"))
 }
 
+/// `signest effort DIR`: the effort check; writes DIR/effort.csv (atomically) and returns the
+/// table with a summary line.
+pub fn effort(dir: &Path, units: usize, factor: f64, max_size: u64) -> Result<String, CliError> {
+    let rd = signest_sweep::ResultsDir::open(dir)?;
+    let t = std::time::Instant::now();
+    let rows = signest_sweep::effort_check(&rd, units, factor, max_size)?;
+    let mut s = String::new();
+    for r in &rows {
+        s += &format!(
+            "{} rep {} {}: loss01 {:.6} -> {:.6} at {}x effort (drop {:+.6}; u* {:.6})\n",
+            r.cell,
+            r.replication,
+            r.estimator,
+            r.loss01,
+            r.loss01_effort,
+            r.factor,
+            r.drop(),
+            r.loss01_truth
+        );
+    }
+    let drops: Vec<f64> = rows.iter().map(|r| r.drop()).collect();
+    let mean = drops.iter().sum::<f64>() / drops.len().max(1) as f64;
+    let max = drops.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    s += &format!(
+        "effort: {}: {} sign fits refitted at {factor}x in {:.1} s; 0-1 loss dropped in {} (mean drop {mean:.6}, max {:.6}), rose in {}\n",
+        dir.display(),
+        rows.len(),
+        t.elapsed().as_secs_f64(),
+        drops.iter().filter(|d| **d > 0.0).count(),
+        if rows.is_empty() { 0.0 } else { max },
+        drops.iter().filter(|d| **d < 0.0).count(),
+    );
+    let bytes = signest_sweep::results::csv_bytes(&rows)?;
+    signest_sweep::results::write_atomic(&rd.file(signest_sweep::results::EFFORT), &bytes)?;
+    Ok(s)
+}
+
 /// `signest audit DIR`: replays a sample of units from the directory alone and compares them
 /// with runs.csv; errors (exit 1) when one differs.
 pub fn audit(dir: &Path, units: usize, max_size: u64) -> Result<String, CliError> {

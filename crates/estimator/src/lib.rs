@@ -154,6 +154,12 @@ pub trait Estimator {
     fn memory_bytes(&self, n: usize, d: usize) -> u64 {
         2 * (n as u64) * (d as u64 + 1) * 8
     }
+    /// The same estimator at `factor` times its search effort (starts, iterations, polish
+    /// rounds), for the effort check of heuristic solvers; `None` where effort does not apply
+    /// (exact and convex solvers reach their optimum at any effort).
+    fn at_effort(&self, _factor: f64) -> Option<SharedEstimator> {
+        None
+    }
 }
 
 /// Any estimator of this crate, chosen at run time (CLI, experiment files).

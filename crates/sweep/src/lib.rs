@@ -28,7 +28,7 @@ pub use output::{Row, SummaryRow};
 pub use plan::{Experiment, Inputs, RealPersonas};
 pub use results::{Manifest, ResultsDir};
 pub use run::{
-    AuditReport, ReuseReport, RunOptions, Shard, audit, backfill_truth, reuse_from, run, run_unit,
-    run_unit_from, truth_loss01,
+    AuditReport, EffortRow, ReuseReport, RunOptions, Shard, audit, backfill_truth, effort_check,
+    reuse_from, run, run_unit, run_unit_from, truth_loss01,
 };
 pub use spec::{Cell, ExperimentSpec};

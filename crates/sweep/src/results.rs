@@ -42,6 +42,8 @@ pub const PERSONAS_FILE: &str = "personas.csv";
 pub const POOL_FILE: &str = "persona_pool.csv";
 /// The gate's report (`signest check`).
 pub const CHECK: &str = "check.md";
+/// The effort check's rows (`signest effort`).
+pub const EFFORT: &str = "effort.csv";
 
 /// `{commit, dirty}` of the git work tree a run started in.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

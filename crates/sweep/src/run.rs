@@ -695,6 +695,98 @@ impl AuditReport {
 pub fn audit(dir: &ResultsDir, k: usize, max_size: u64) -> Result<AuditReport, SweepError> {
     let exp = dir.experiment()?;
     let rows = dir.runs()?;
+    let mut units = Vec::new();
+    for (c, rep) in sample_units(dir, &exp, k, max_size)? {
+        let fresh = run_unit(&exp, c, rep)?;
+        let old: Vec<Row> = rows
+            .iter()
+            .filter(|x| x.cell == c.key && x.replication == rep)
+            .cloned()
+            .collect();
+        let same = Row::without_timings(&fresh) == Row::without_timings(&old);
+        units.push((c.key.clone(), rep, same));
+    }
+    Ok(AuditReport { units })
+}
+
+/// One sign fit of the effort check: the committed fit's 0-1 loss and the same unit's at
+/// `factor` times the effort (weighted fractions, SPEC §3), and u*'s.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EffortRow {
+    pub cell: String,
+    pub replication: u64,
+    pub estimator: String,
+    pub factor: f64,
+    pub loss01: f64,
+    pub loss01_effort: f64,
+    pub loss01_truth: f64,
+}
+
+impl EffortRow {
+    /// How much the 0-1 loss still dropped at the higher effort (≥ 0 when it helped).
+    pub fn drop(&self) -> f64 {
+        self.loss01 - self.loss01_effort
+    }
+}
+
+/// The effort check (issue 17): for a sample of `k` units (chosen as by [`audit`]) each
+/// heuristic sign fit is redone at `factor` times its effort ([`Estimator::at_effort`]) on the
+/// unit's own data, and its 0-1 loss compared with the committed row's. A large drop says the
+/// default effort stops short; exact solvers are skipped.
+pub fn effort_check(
+    dir: &ResultsDir,
+    k: usize,
+    factor: f64,
+    max_size: u64,
+) -> Result<Vec<EffortRow>, SweepError> {
+    if !(factor.is_finite() && factor >= 1.0) {
+        return Err(input(format!(
+            "--factor must be a number >= 1, got {factor}"
+        )));
+    }
+    let exp = dir.experiment()?;
+    let rows = dir.runs()?;
+    let mut out = Vec::new();
+    for (c, rep) in sample_units(dir, &exp, k, max_size)? {
+        let plan = plan_cell(&exp, c)?;
+        let data = unit_data(&exp, c, rep, &plan);
+        let truth = loss01(&data, &plan.u_star).weighted_fraction();
+        for e in &exp.estimators {
+            let Some(big) = e.estimator.at_effort(factor) else {
+                continue;
+            };
+            let Some(committed) = rows
+                .iter()
+                .find(|x| x.cell == c.key && x.replication == rep && x.estimator == e.label)
+                .and_then(|x| x.loss01)
+            else {
+                continue;
+            };
+            let Ok(fit) = big.fit(&data) else {
+                continue;
+            };
+            out.push(EffortRow {
+                cell: c.key.clone(),
+                replication: rep,
+                estimator: e.label.clone(),
+                factor,
+                loss01: committed,
+                loss01_effort: loss01(&data, &fit.direction).weighted_fraction(),
+                loss01_truth: truth,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `k` units spread evenly over the cells with n·d ≤ `max_size` (cheapest and costliest
+/// included), replications spread by a multiplicative step; duplicates dropped.
+fn sample_units<'a>(
+    dir: &ResultsDir,
+    exp: &'a Experiment,
+    k: usize,
+    max_size: u64,
+) -> Result<Vec<(&'a Cell, u64)>, SweepError> {
     let mut cells: Vec<&Cell> = exp
         .cells
         .iter()
@@ -708,29 +800,20 @@ pub fn audit(dir: &ResultsDir, k: usize, max_size: u64) -> Result<AuditReport, S
         )));
     }
     let r = exp.replications;
-    let mut units = Vec::new();
+    let mut units: Vec<(&Cell, u64)> = Vec::new();
     for j in 0..k {
-        // Evenly over the eligible cells (cheapest and costliest included), replications
-        // spread by a multiplicative step.
         let c = cells[if k == 1 {
             0
         } else {
             j * (cells.len() - 1) / (k - 1)
         }];
         let rep = (c.index as u64 * 7919 + j as u64 * 104_729) % r;
-        if units.iter().any(|(key, rp, _)| key == &c.key && *rp == rep) {
+        if units.iter().any(|(u, rp)| u.key == c.key && *rp == rep) {
             continue;
         }
-        let fresh = run_unit(&exp, c, rep)?;
-        let old: Vec<Row> = rows
-            .iter()
-            .filter(|x| x.cell == c.key && x.replication == rep)
-            .cloned()
-            .collect();
-        let same = Row::without_timings(&fresh) == Row::without_timings(&old);
-        units.push((c.key.clone(), rep, same));
+        units.push((c, rep));
     }
-    Ok(AuditReport { units })
+    Ok(units)
 }
 
 /// Fills the `loss01_truth` and `shortfall` columns of a finished results directory written

@@ -76,6 +76,30 @@ impl Estimator for Sign {
         }
     }
 
+    /// `smooth`: starts, iterations per stage and polish rounds × factor; `anneal`: the same
+    /// and its exploration paths. `exact` has no effort to raise.
+    fn at_effort(&self, factor: f64) -> Option<SharedEstimator> {
+        let up = |k: u32| ((k as f64) * factor).round().max(k as f64) as u32;
+        let solver = match &self.solver {
+            SignSolver::Exact(_) => return None,
+            SignSolver::Smooth(c) => SignSolver::Smooth(SmoothConfig {
+                random_starts: up(c.random_starts),
+                iters_per_stage: up(c.iters_per_stage),
+                polish_rounds: up(c.polish_rounds),
+                polish_rounds_large: up(c.polish_rounds_large),
+                ..c.clone()
+            }),
+            SignSolver::Anneal(c) => SignSolver::Anneal(AnnealConfig {
+                random_starts: up(c.random_starts),
+                iters_per_stage: up(c.iters_per_stage),
+                polish_rounds: up(c.polish_rounds),
+                paths: up(c.paths as u32) as usize,
+                ..c.clone()
+            }),
+        };
+        Some(Arc::new(Sign { solver }))
+    }
+
     fn fit(&self, data: &Comparisons) -> Result<Fit, FitError> {
         let start = Instant::now();
         check_nonempty(data)?;
