@@ -272,17 +272,26 @@ pub(crate) fn circle_step(
     b: &mut [f64],
     dot: fn(&[f64], &[f64]) -> f64,
 ) -> Option<(Vec<f64>, f64)> {
-    a.par_chunks_mut(PROJECT_CHUNK)
-        .zip(b.par_chunks_mut(PROJECT_CHUNK))
-        .enumerate()
-        .for_each(|(c, (ac, bc))| {
-            for (k, (ai, bi)) in ac.iter_mut().zip(bc.iter_mut()).enumerate() {
-                let i = c * PROJECT_CHUNK + k;
-                let xi = &x[i * d..(i + 1) * d];
-                *ai = dot(xi, u);
-                *bi = dot(xi, e);
-            }
-        });
+    let project = |c: usize, ac: &mut [f64], bc: &mut [f64]| {
+        for (k, (ai, bi)) in ac.iter_mut().zip(bc.iter_mut()).enumerate() {
+            let i = c * PROJECT_CHUNK + k;
+            let xi = &x[i * d..(i + 1) * d];
+            *ai = dot(xi, u);
+            *bi = dot(xi, e);
+        }
+    };
+    // Each value is computed on its own, so serial and parallel fills are identical; small n
+    // stays serial (no task overhead).
+    let n = x.len() / d;
+    if n >= 2 * PROJECT_CHUNK {
+        a[..n]
+            .par_chunks_mut(PROJECT_CHUNK)
+            .zip(b[..n].par_chunks_mut(PROJECT_CHUNK))
+            .enumerate()
+            .for_each(|(c, (ac, bc))| project(c, ac, bc));
+    } else {
+        project(0, &mut a[..n], &mut b[..n]);
+    }
     let r = sweep::circle_sweep(a, b, w);
     if r.loss >= best - 1e-12 * best.max(1.0) {
         return None;
