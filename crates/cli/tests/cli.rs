@@ -180,7 +180,7 @@ fn bad_input_exits_2_naming_file_line_and_column() {
             "--solver",
             "magic",
         ],
-        "--solver: expected exact, smooth or anneal",
+        "--solver: expected exact, smooth, anneal or sgd",
     );
     assert_input_error(
         &[
@@ -192,7 +192,7 @@ fn bad_input_exits_2_naming_file_line_and_column() {
             "--solver",
             "exact",
         ],
-        "--solver: bt has one solver (newton), got 'exact'",
+        "--solver: expected newton or sgd, got 'exact'",
     );
     assert_input_error(
         &["fit", "--data", "/no/such/file.csv", "--estimator", "bt"],

@@ -355,17 +355,34 @@ pub fn bt_gradient(x: &[f64], w: Option<&[f64]>, d: usize, theta: &[f64], ridge:
 pub const KIND: EstimatorKind = EstimatorKind {
     name: "bt",
     family: Family::Bt,
-    solvers: &[SolverKind {
-        name: "newton",
-        settings: &["ridge"],
-        guarantee: "relative gradient norm < 1e-10; separable data detected and reported, direction from a tiny ridge",
-        colour: [0, 114, 178],
-    }],
+    solvers: &[
+        SolverKind {
+            name: "newton",
+            settings: &["ridge"],
+            guarantee: "relative gradient norm < 1e-10; separable data detected and reported, direction from a tiny ridge",
+            colour: [0, 114, 178],
+        },
+        SolverKind {
+            name: "sgd",
+            settings: &["seed"],
+            guarantee: "heuristic: minibatch Adam on the logistic loss, 20 epochs from w = 0 (no convergence test); reports the achieved log-loss",
+            colour: [86, 180, 233],
+        },
+    ],
     needs_panel: false,
     build,
 };
 
-fn build(_solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
+fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
+    if solver == "sgd" {
+        return Ok(Arc::new(crate::Sgd {
+            loss: crate::SgdLoss::Logistic,
+            config: crate::SgdConfig {
+                seed: o.seed.unwrap_or(0),
+                ..crate::SgdConfig::default()
+            },
+        }));
+    }
     Ok(Arc::new(Bt {
         ridge: ridge_at_least(o, 0.0, false)?,
         ..Bt::default()

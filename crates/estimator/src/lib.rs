@@ -26,6 +26,7 @@ pub mod numeric;
 pub mod panel;
 pub mod par;
 pub mod registry;
+pub mod sgd;
 pub mod sign;
 pub mod spec;
 
@@ -36,6 +37,7 @@ pub use registry::{
     Built, EstimatorKind, Family, NameError, NamedOptions, Registry, SettingError, SharedEstimator,
     SolverKind,
 };
+pub use sgd::{Sgd, SgdConfig, SgdLoss};
 pub use sign::{AnnealConfig, ExactConfig, Sign, SignSolver, SmoothConfig};
 pub use spec::{EstimatorEntry, EstimatorSection};
 

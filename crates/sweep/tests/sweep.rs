@@ -280,7 +280,7 @@ fn invalid_files_name_file_line_and_key() {
         (
             "name = \"sign\"\nsolver = \"exact\"",
             "name = \"sign\"\nsolver = \"fast\"",
-            "exp.toml:25: estimator.solver: expected exact, smooth or anneal, got 'fast'",
+            "exp.toml:25: estimator.solver: expected exact, smooth, anneal or sgd, got 'fast'",
         ),
         (
             "population = \"two_type\"",

@@ -356,12 +356,27 @@ pub const KIND: EstimatorKind = EstimatorKind {
             guarantee: "heuristic: smoothed 0-1 loss annealed by L-BFGS on the sphere (subsample, then all rows), 0-1 polish along the steps taken; reports the achieved 0-1 loss",
             colour: [204, 51, 17],
         },
+        SolverKind {
+            name: "sgd",
+            settings: &["seed"],
+            guarantee: "heuristic: minibatch Adam on the smoothed 0-1 loss, temperature annealed per epoch (20 epochs); reports the achieved 0-1 loss",
+            colour: [204, 121, 167],
+        },
     ],
     needs_panel: false,
     build,
 };
 
 fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError> {
+    if solver == "sgd" {
+        return Ok(Arc::new(crate::Sgd {
+            loss: crate::SgdLoss::Smoothed01,
+            config: crate::SgdConfig {
+                seed: o.seed.unwrap_or(0),
+                ..crate::SgdConfig::default()
+            },
+        }));
+    }
     Ok(Arc::new(match solver {
         "exact" => {
             let d = ExactConfig::default();
