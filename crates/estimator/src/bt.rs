@@ -370,6 +370,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
         },
     ],
     needs_panel: false,
+    plain_default_label: true,
     build,
 };
 

@@ -149,6 +149,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
         colour: [0, 158, 115],
     }],
     needs_panel: false,
+    plain_default_label: false,
     build,
 };
 

@@ -473,6 +473,7 @@ pub const EM_KIND: EstimatorKind = EstimatorKind {
         colour: [204, 121, 167],
     }],
     needs_panel: true,
+    plain_default_label: false,
     build: build_em,
 };
 
@@ -487,6 +488,7 @@ pub const PERUSER_KIND: EstimatorKind = EstimatorKind {
         colour: [86, 180, 233],
     }],
     needs_panel: true,
+    plain_default_label: false,
     build: build_peruser,
 };
 

@@ -62,6 +62,9 @@ pub struct EstimatorKind {
     pub solvers: &'static [SolverKind],
     /// Needs respondent ids (a panel design).
     pub needs_panel: bool,
+    /// Rows of the default (first) solver are labelled by the estimator's name alone, even
+    /// with several solvers (`bt`, whose results predate its second solver, keeps `bt`).
+    pub plain_default_label: bool,
     /// Builds the estimator with a solver of [`EstimatorKind::solvers`] from settings that
     /// solver takes; a setting out of range is an error whose message says what is allowed.
     pub build: fn(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError>,
@@ -97,7 +100,8 @@ impl EstimatorKind {
     /// The label an estimator gets when the file gives none: its name, or `name_solver` when
     /// the estimator has several solvers (`sign_exact`, `sign_smooth`).
     pub fn default_label(&self, solver: &str) -> String {
-        if self.solvers.len() > 1 {
+        let plain = self.plain_default_label && solver == self.solvers[0].name;
+        if self.solvers.len() > 1 && !plain {
             format!("{}_{solver}", self.name)
         } else {
             self.name.to_string()

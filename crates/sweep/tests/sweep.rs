@@ -69,6 +69,7 @@ const MEANROW: EstimatorKind = EstimatorKind {
         colour: [0, 0, 0],
     }],
     needs_panel: false,
+    plain_default_label: false,
     build: build_meanrow,
 };
 

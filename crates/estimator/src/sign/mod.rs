@@ -364,6 +364,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
         },
     ],
     needs_panel: false,
+    plain_default_label: false,
     build,
 };
 
