@@ -114,6 +114,35 @@ fn hinge_beats_an_independent_subgradient_method_on_its_own_objective() {
     assert!((f.objective - primal(f.coefficients.as_ref().unwrap())).abs() < 1e-9 * f.objective);
 }
 
+/// The certified-optimum instances both heuristic sign solvers are held to: symmetric two-type
+/// heterogeneity, isotropic features, (d, n, replications) = (2, 1000, 20), (3, 1000, 20),
+/// (3, 3000, 10). Yields (d, n, replication, data).
+fn reference_instances() -> impl Iterator<Item = (usize, usize, u64, Comparisons)> {
+    [(2usize, 1000usize, 20u64), (3, 1000, 20), (3, 3000, 10)]
+        .into_iter()
+        .flat_map(|(d, n, reps)| {
+            let mut bb = vec![0.0; d];
+            bb[0] = 1.0;
+            bb[1] = 0.5;
+            let mut v = vec![0.0; d];
+            v[0] = 2.0;
+            v[d - 1] = -1.5;
+            let dgp = Dgp::new(
+                Population::two_type(bb, v, 1.0).unwrap(),
+                Features::Isotropic { d },
+                Noise::Logistic { scale: 1.0 },
+            )
+            .unwrap();
+            (0..reps).map(move |r| {
+                let data = dgp.sample(
+                    Design::Pooled { n },
+                    &mut stream(7, &format!("smooth/d={d}/n={n}"), r),
+                );
+                (d, n, r, data)
+            })
+        })
+}
+
 /// The smoothed solver against the exact optimum on random d = 2 and d = 3 instances drawn from
 /// the reference-like DGPs below. Bar: 0-1 loss within 1% of the exact optimum on every
 /// instance. The observed distribution of the relative excess is printed (run with
@@ -121,42 +150,24 @@ fn hinge_beats_an_independent_subgradient_method_on_its_own_objective() {
 #[test]
 fn smooth_is_within_one_percent_of_the_exact_optimum() {
     let mut excess = Vec::new();
-    for (d, n, reps) in [(2usize, 1000usize, 20u64), (3, 1000, 20), (3, 3000, 10)] {
-        let mut bb = vec![0.0; d];
-        bb[0] = 1.0;
-        bb[1] = 0.5;
-        let mut v = vec![0.0; d];
-        v[0] = 2.0;
-        v[d - 1] = -1.5;
-        let dgp = Dgp::new(
-            Population::two_type(bb, v, 1.0).unwrap(),
-            Features::Isotropic { d },
-            Noise::Logistic { scale: 1.0 },
-        )
-        .unwrap();
-        for r in 0..reps {
-            let data = dgp.sample(
-                Design::Pooled { n },
-                &mut stream(7, &format!("smooth/d={d}/n={n}"), r),
-            );
-            let exact = Sign::exact().fit(&data).unwrap();
-            assert!(exact.certified());
-            let smooth = Sign::smooth().fit(&data).unwrap();
-            let rel = (smooth.objective - exact.objective) / exact.objective;
-            assert!(
-                rel >= -1e-12,
-                "smooth below the certified optimum: {} < {}",
-                smooth.objective,
-                exact.objective
-            );
-            assert!(
-                rel <= 0.01,
-                "d={d} n={n} rep {r}: smooth {} vs exact {}",
-                smooth.objective,
-                exact.objective
-            );
-            excess.push(rel);
-        }
+    for (d, n, r, data) in reference_instances() {
+        let exact = Sign::exact().fit(&data).unwrap();
+        assert!(exact.certified());
+        let smooth = Sign::smooth().fit(&data).unwrap();
+        let rel = (smooth.objective - exact.objective) / exact.objective;
+        assert!(
+            rel >= -1e-12,
+            "smooth below the certified optimum: {} < {}",
+            smooth.objective,
+            exact.objective
+        );
+        assert!(
+            rel <= 0.01,
+            "d={d} n={n} rep {r}: smooth {} vs exact {}",
+            smooth.objective,
+            exact.objective
+        );
+        excess.push(rel);
     }
     excess.sort_by(f64::total_cmp);
     let exact_hits = excess.iter().filter(|e| **e == 0.0).count();
@@ -182,40 +193,22 @@ fn anneal() -> Sign {
 #[test]
 fn anneal_is_within_one_percent_of_the_exact_optimum() {
     let mut excess = Vec::new();
-    for (d, n, reps) in [(2usize, 1000usize, 20u64), (3, 1000, 20), (3, 3000, 10)] {
-        let mut bb = vec![0.0; d];
-        bb[0] = 1.0;
-        bb[1] = 0.5;
-        let mut v = vec![0.0; d];
-        v[0] = 2.0;
-        v[d - 1] = -1.5;
-        let dgp = Dgp::new(
-            Population::two_type(bb, v, 1.0).unwrap(),
-            Features::Isotropic { d },
-            Noise::Logistic { scale: 1.0 },
-        )
-        .unwrap();
-        for r in 0..reps {
-            let data = dgp.sample(
-                Design::Pooled { n },
-                &mut stream(7, &format!("smooth/d={d}/n={n}"), r),
-            );
-            let exact = Sign::exact().fit(&data).unwrap();
-            let a = anneal().fit(&data).unwrap();
-            assert_eq!(a.status, Status::Heuristic);
-            let rel = (a.objective - exact.objective) / exact.objective;
-            if rel > 0.01 {
-                println!("{}", a.notes.join("; "));
-            }
-            assert!(rel >= -1e-12, "anneal below the certified optimum");
-            assert!(
-                rel <= 0.01,
-                "d={d} n={n} rep {r}: anneal {} vs exact {}",
-                a.objective,
-                exact.objective
-            );
-            excess.push(rel);
+    for (d, n, r, data) in reference_instances() {
+        let exact = Sign::exact().fit(&data).unwrap();
+        let a = anneal().fit(&data).unwrap();
+        assert_eq!(a.status, Status::Heuristic);
+        let rel = (a.objective - exact.objective) / exact.objective;
+        if rel > 0.01 {
+            println!("{}", a.notes.join("; "));
         }
+        assert!(rel >= -1e-12, "anneal below the certified optimum");
+        assert!(
+            rel <= 0.01,
+            "d={d} n={n} rep {r}: anneal {} vs exact {}",
+            a.objective,
+            exact.objective
+        );
+        excess.push(rel);
     }
     excess.sort_by(f64::total_cmp);
     println!(
