@@ -10,6 +10,19 @@ pub fn angular_error_deg(u_hat: &[f64], u_star: &[f64]) -> f64 {
     c.clamp(-1.0, 1.0).acos().to_degrees()
 }
 
+/// The Σ-weighted angle in degrees (SPEC §3): the angle between Σ^½ û and Σ^½ u*, i.e.
+/// `arccos(û'Σu* / sqrt(û'Σû · u*'Σu*))`, with `cov` = Σ row-major d×d (symmetric positive
+/// semi-definite). For z ~ N(0, Σ) the disagreement is exactly this over 180°.
+pub fn sigma_angle_deg(u_hat: &[f64], u_star: &[f64], cov: &[f64]) -> f64 {
+    let d = u_hat.len();
+    assert_eq!(cov.len(), d * d, "covariance must be d×d");
+    let form = |a: &[f64], b: &[f64]| -> f64 {
+        (0..d).map(|i| a[i] * dot(&cov[i * d..(i + 1) * d], b)).sum()
+    };
+    let c = form(u_hat, u_star) / (form(u_hat, u_hat) * form(u_star, u_star)).sqrt();
+    c.clamp(-1.0, 1.0).acos().to_degrees()
+}
+
 /// Disagreement for test pairs from a distribution rotationally symmetric about 0 (isotropic
 /// Gaussian): exactly `angle / 180°`.
 pub fn disagreement_isotropic(u_hat: &[f64], u_star: &[f64]) -> f64 {
@@ -126,6 +139,23 @@ mod tests {
         let b = [30f64.to_radians().cos(), 30f64.to_radians().sin()];
         let e = disagreement_on(&z, 2, &a, &b);
         assert!((e.mean - disagreement_isotropic(&a, &b)).abs() < 1.0 / m as f64);
+    }
+
+    #[test]
+    fn sigma_angle_is_the_angle_after_whitening() {
+        // Σ = diag(4, 1): Σ^½ = diag(2, 1), so (1, 0) and (1, 2) map to (2, 0) and (2, 2): 45°.
+        let cov = [4.0, 0.0, 0.0, 1.0];
+        assert!((sigma_angle_deg(&[1.0, 0.0], &[1.0, 2.0], &cov) - 45.0).abs() < 1e-12);
+        // Σ = I: the Euclidean angle.
+        let id = [1.0, 0.0, 0.0, 1.0];
+        let (a, b) = ([0.3, -0.7], [0.9, 0.2]);
+        assert!((sigma_angle_deg(&a, &b, &id) - angular_error_deg(&a, &b)).abs() < 1e-12);
+        // A correlated Σ = R R' with R = [[1, 0], [1, 1]]: Σ^½-angle equals the angle
+        // between R'a and R'b (any square root gives the same angle).
+        let cov = [1.0, 1.0, 1.0, 2.0];
+        let rt = |v: [f64; 2]| [v[0] + v[1], v[1]];
+        let want = angular_error_deg(&rt(a), &rt(b));
+        assert!((sigma_angle_deg(&a, &b, &cov) - want).abs() < 1e-10);
     }
 
     #[test]

@@ -19,10 +19,12 @@ mod features;
 pub mod personas;
 mod population;
 pub mod spec;
+pub mod twins;
 
 pub use features::Features;
 pub use personas::PersonaSpec;
 pub use population::Population;
+pub use twins::TwinSpec;
 
 use rand::distr::{Distribution, Open01};
 use rand::{Rng, RngExt};
@@ -200,7 +202,9 @@ impl Dgp {
                 d: k,
                 half_width: *half_width,
             },
-            Features::EmbeddingLike { .. } | Features::Resampled { .. } => return None,
+            Features::EmbeddingLike { .. }
+            | Features::Resampled { .. }
+            | Features::Gaussian { .. } => return None,
         };
         let block = Dgp::new(self.population.truncated(k), features, self.noise).ok()?;
         Some((k, block))

@@ -66,6 +66,18 @@ pub struct DgpSection {
     pub persona_ridge: Option<Spanned<f64>>,
     #[serde(default)]
     pub mirror: Option<bool>,
+    /// `features = "spectral"`: eigenvalues of Σ_x decay like j^(−alpha).
+    #[serde(default)]
+    pub alpha: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub rotation_seed: Option<u64>,
+    /// `population = "twins"`: ‖b‖_Σ, the value axes k, and the Σ-cosine of axis 1 with b.
+    #[serde(default)]
+    pub signal: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub value_axes: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub coupling: Option<Spanned<f64>>,
 }
 
 fn default_features() -> Spanned<String> {
@@ -102,8 +114,8 @@ pub enum PersonaSource {
     File { path: Spanned<String>, ridge: f64 },
 }
 
-const POPULATIONS: &str = "two_type, gaussian, skewed, scale, mixture or personas";
-const FEATURES: &str = "isotropic, laplace, uniform, anisotropic, embedding or data";
+const POPULATIONS: &str = "two_type, gaussian, skewed, scale, mixture, personas or twins";
+const FEATURES: &str = "isotropic, laplace, uniform, anisotropic, embedding, spectral or data";
 const NOISES: &str = "logistic, gaussian or none";
 /// Largest |coefficient| and largest scale accepted: beyond it sigmoids and squares overflow
 /// or saturate and every fit is meaningless.
@@ -122,7 +134,7 @@ impl DgpSection {
     pub fn check(&self, src: &Source) -> Result<PersonaSource, SpecError> {
         let pop = self.population.get_ref().as_str();
         if ![
-            "two_type", "gaussian", "skewed", "scale", "mixture", "personas",
+            "two_type", "gaussian", "skewed", "scale", "mixture", "personas", "twins",
         ]
         .contains(&pop)
         {
@@ -139,6 +151,7 @@ impl DgpSection {
             "uniform",
             "anisotropic",
             "embedding",
+            "spectral",
             "data",
         ]
         .contains(&feat)
@@ -273,6 +286,80 @@ impl DgpSection {
                 format!("must be at most 100000, got {}", r.get_ref()),
             ));
         }
+        in_range(&self.alpha, "dgp.alpha", 0.0, 10.0, false)?;
+        in_range(&self.signal, "dgp.signal", 0.0, MAX_MAGNITUDE, true)?;
+        if let Some(c) = &self.coupling
+            && !(*c.get_ref() > -1.0 && *c.get_ref() < 1.0)
+        {
+            return Err(src.at(
+                c.span(),
+                "dgp.coupling",
+                format!("must lie in (-1, 1), got {:?}", c.get_ref()),
+            ));
+        }
+        if let Some(k) = &self.value_axes
+            && !(0..=10_000).contains(k.get_ref())
+        {
+            return Err(src.at(
+                k.span(),
+                "dgp.value_axes",
+                format!("must lie in [0, 10000], got {}", k.get_ref()),
+            ));
+        }
+        if feat != "spectral" {
+            for (set, key) in [
+                (self.alpha.is_some(), "dgp.alpha"),
+                (self.rotation_seed.is_some(), "dgp.rotation_seed"),
+            ] {
+                if set {
+                    return Err(src.at(
+                        self.features.span(),
+                        key,
+                        format!("applies to features = \"spectral\" only, not '{feat}'"),
+                    ));
+                }
+            }
+        }
+        if pop != "twins" {
+            for (set, key) in [
+                (self.signal.is_some(), "dgp.signal"),
+                (self.value_axes.is_some(), "dgp.value_axes"),
+                (self.coupling.is_some(), "dgp.coupling"),
+            ] {
+                if set {
+                    return Err(src.at(
+                        self.population.span(),
+                        key,
+                        format!("applies to population = \"twins\" only, not '{pop}'"),
+                    ));
+                }
+            }
+        } else {
+            for (set, key) in [
+                (self.persona_source.is_some(), "dgp.persona_source"),
+                (self.persona_data.is_some(), "dgp.persona_data"),
+                (self.archetypes.is_some(), "dgp.archetypes"),
+                (self.spread.is_some(), "dgp.spread"),
+                (self.lexicographic_share.is_some(), "dgp.lexicographic_share"),
+                (self.lexicographic_factor.is_some(), "dgp.lexicographic_factor"),
+            ] {
+                if set {
+                    return Err(src.at(
+                        self.population.span(),
+                        key,
+                        "does not apply to population = \"twins\" (see docs/experiments.md)",
+                    ));
+                }
+            }
+            if feat == "data" || feat == "laplace" || feat == "uniform" {
+                return Err(src.at(
+                    self.features.span(),
+                    "dgp.features",
+                    format!("twins need Gaussian features (spectral, isotropic, anisotropic or embedding), got '{feat}'"),
+                ));
+            }
+            return Ok(PersonaSource::Synthetic);
+        }
         if pop != "personas" {
             for (set, key) in [
                 (self.persona_source.is_some(), "dgp.persona_source"),
@@ -401,6 +488,59 @@ impl DgpSection {
                 )),
             }
         };
+        let features = match g.features.get_ref().as_str() {
+            "data" => match panel {
+                Some(r) => Features::Resampled {
+                    d: r.d,
+                    rows: r.pool.clone(),
+                },
+                None => {
+                    return Err(err(
+                        g.features.span(),
+                        "dgp.features",
+                        "'data' needs persona_source = \"train\"".into(),
+                    ));
+                }
+            },
+            "isotropic" => Features::Isotropic { d },
+            "laplace" => Features::Laplace { d, scale: 1.0 },
+            "uniform" => Features::Uniform {
+                d,
+                half_width: 3f64.sqrt(),
+            },
+            "anisotropic" => Features::Anisotropic {
+                scales: match &g.feature_scales {
+                    Some(s) => fit(s, "dgp.feature_scales")?,
+                    None => {
+                        return Err(err(
+                            g.features.span(),
+                            "dgp.feature_scales",
+                            "is required for anisotropic features".into(),
+                        ));
+                    }
+                },
+            },
+            "spectral" => Features::spectral(
+                d,
+                g.alpha.as_ref().map_or(1.0, |v| *v.get_ref()),
+                g.rotation_seed.unwrap_or(seed),
+            ),
+            "embedding" => Features::embedding_like(
+                d,
+                g.rank.as_ref().map_or(2, |v| *v.get_ref()).max(1),
+                g.embedding_noise.as_ref().map_or(0.3, |v| *v.get_ref()),
+                g.loading_seed.unwrap_or(seed),
+            ),
+            other => {
+                return Err(err(
+                    g.features.span(),
+                    "dgp.features",
+                    format!(
+                        "expected isotropic, laplace, uniform, anisotropic, embedding or spectral, got '{other}'"
+                    ),
+                ));
+            }
+        };
         let h = cell.heterogeneity;
         let pop = match g.population.get_ref().as_str() {
             "two_type" => Population::TwoType {
@@ -491,6 +631,32 @@ impl DgpSection {
                     .map(|mu| mu.iter().zip(&bar).map(|(m, b)| b + h * (m - b)).collect())
                     .collect();
                 Population::Mixture { means, weights }
+            }
+            "twins" => {
+                let b = match &g.beta_bar {
+                    Some(b) => Some(fit(b, "dgp.beta_bar")?),
+                    None => None,
+                };
+                let count = g
+                    .personas
+                    .as_ref()
+                    .map_or(crate::twins::DEFAULT_TWINS as i64, |c| *c.get_ref());
+                crate::TwinSpec {
+                    count: count as usize,
+                    b,
+                    signal: g.signal.as_ref().map_or(2.0, |v| *v.get_ref()),
+                    tau: h,
+                    value_axes: g.value_axes.as_ref().map_or(4.min(d - 1) as i64, |v| *v.get_ref())
+                        as usize,
+                    coupling: g.coupling.as_ref().map_or(0.0, |v| *v.get_ref()),
+                    intensity_sigma: g.intensity_sigma.as_ref().map_or(0.5, |v| *v.get_ref()),
+                    mirror: g.mirror.unwrap_or(false),
+                }
+                .generate(d, &features.covariance(), g.persona_seed.unwrap_or(seed))
+                .map_err(|e| {
+                    let span = g.value_axes.as_ref().map_or(g.population.span(), |v| v.span());
+                    err(span, "dgp", e.0)
+                })?
             }
             "personas" => {
                 let base = match panel {
@@ -591,54 +757,6 @@ impl DgpSection {
                     "dgp.population",
                     format!(
                         "expected two_type, gaussian, skewed, scale, mixture or personas, got '{other}'"
-                    ),
-                ));
-            }
-        };
-        let features = match g.features.get_ref().as_str() {
-            "data" => match panel {
-                Some(r) => Features::Resampled {
-                    d: r.d,
-                    rows: r.pool.clone(),
-                },
-                None => {
-                    return Err(err(
-                        g.features.span(),
-                        "dgp.features",
-                        "'data' needs persona_source = \"train\"".into(),
-                    ));
-                }
-            },
-            "isotropic" => Features::Isotropic { d },
-            "laplace" => Features::Laplace { d, scale: 1.0 },
-            "uniform" => Features::Uniform {
-                d,
-                half_width: 3f64.sqrt(),
-            },
-            "anisotropic" => Features::Anisotropic {
-                scales: match &g.feature_scales {
-                    Some(s) => fit(s, "dgp.feature_scales")?,
-                    None => {
-                        return Err(err(
-                            g.features.span(),
-                            "dgp.feature_scales",
-                            "is required for anisotropic features".into(),
-                        ));
-                    }
-                },
-            },
-            "embedding" => Features::embedding_like(
-                d,
-                g.rank.as_ref().map_or(2, |v| *v.get_ref()).max(1),
-                g.embedding_noise.as_ref().map_or(0.3, |v| *v.get_ref()),
-                g.loading_seed.unwrap_or(seed),
-            ),
-            other => {
-                return Err(err(
-                    g.features.span(),
-                    "dgp.features",
-                    format!(
-                        "expected isotropic, laplace, uniform, anisotropic or embedding, got '{other}'"
                     ),
                 ));
             }

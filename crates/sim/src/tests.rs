@@ -230,3 +230,87 @@ fn feature_distributions_have_their_moments() {
     assert!((v / want - 1.0).abs() < 0.05, "{v} vs {want}");
     assert_eq!(e, Features::embedding_like(4, 2, 0.5, 11));
 }
+
+/// Gaussian features (the twins' spectral features, and a covariance given by hand): the sample
+/// second moment of 200,000 draws matches `covariance()` entry by entry within 5 MCSE (the
+/// MCSE of each entry from the sample fourth moments; 5 MCSE over the 36 + 36 entries gives a
+/// false-alarm probability below 1e-4 under the CLT), and the spectral Σ_z has trace 2d (Σ_x
+/// is scaled to mean eigenvalue 1) and eigenvalue ratio d^alpha (its trace of Σ² checks it).
+#[test]
+fn gaussian_features_have_their_covariance() {
+    let d = 6;
+    let spectral = Features::spectral(d, 1.0, 4);
+    let cov = spectral.covariance();
+    let tr: f64 = (0..d).map(|j| cov[j * d + j]).sum();
+    assert!((tr - 2.0 * d as f64).abs() < 1e-9, "trace {tr}");
+    // tr(Σ²) = Σ λ_j² with λ_j = 2 j^(−1) / mean(j^(−1)).
+    let h: f64 = (1..=d).map(|j| 1.0 / j as f64).sum::<f64>() / d as f64;
+    let want: f64 = (1..=d).map(|j| (2.0 / (j as f64 * h)).powi(2)).sum();
+    let got: f64 = (0..d * d).map(|k| cov[k] * cov[k]).sum();
+    assert!((got - want).abs() < 1e-9 * want, "tr Σ² {got} vs {want}");
+    let given = [
+        2.0, 0.5, 0.0, 0.3, 0.5, 1.0, -0.2, 0.0, 0.0, -0.2, 0.5, 0.1, 0.3, 0.0, 0.1, 1.5,
+    ];
+    let chol = Features::gaussian_from_covariance(4, &given).unwrap();
+    for (f, want) in [(&spectral, cov.clone()), (&chol, given.to_vec())] {
+        let d = f.dim();
+        assert!(f.is_gaussian());
+        let n = 200_000;
+        let mut rng = stream(12, "test/gaussian-features", d as u64);
+        let mut z = vec![0.0; d];
+        let mut s1 = vec![0.0; d * d];
+        let mut s2 = vec![0.0; d * d];
+        for _ in 0..n {
+            f.sample_into(&mut rng, &mut z);
+            for i in 0..d {
+                for j in 0..d {
+                    let p = z[i] * z[j];
+                    s1[i * d + j] += p;
+                    s2[i * d + j] += p * p;
+                }
+            }
+        }
+        for k in 0..d * d {
+            let m = s1[k] / n as f64;
+            let se = ((s2[k] / n as f64 - m * m) / n as f64).sqrt();
+            assert!(
+                (m - want[k]).abs() < 5.0 * se,
+                "entry {k}: {m} vs {} ({se})",
+                want[k]
+            );
+        }
+    }
+    // Not positive definite, not symmetric, wrong size: errors that say so.
+    let e = Features::gaussian_from_covariance(2, &[1.0, 2.0, 2.0, 1.0]).unwrap_err();
+    assert!(e.0.contains("positive definite"), "{e}");
+    let e = Features::gaussian_from_covariance(2, &[1.0, 0.5, 0.0, 1.0]).unwrap_err();
+    assert!(e.0.contains("not symmetric"), "{e}");
+    assert!(Features::gaussian_from_covariance(2, &[1.0; 3]).is_err());
+}
+
+/// SPEC §3: for z ~ N(0, Σ) the disagreement of two directions is exactly their Σ-angle over
+/// 180°. Checked against the Monte Carlo disagreement on 400,000 spectral draws at d = 8 for
+/// three pairs (tolerance 4.5 binomial MCSE each: false alarm about 2e-5 over the three).
+#[test]
+fn disagreement_equals_sigma_angle_over_180_for_gaussian_features() {
+    let d = 8;
+    let f = Features::spectral(d, 1.5, 21);
+    let cov = f.covariance();
+    let mut rng = stream(5, "test/disagreement", 0);
+    let test = f.test_set(400_000, &mut rng);
+    let e = |j: usize| -> Vec<f64> { (0..d).map(|i| f64::from(u8::from(i == j))).collect() };
+    let mix: Vec<f64> = (0..d).map(|i| 1.0 / (1.0 + i as f64)).collect();
+    for (a, b) in [(e(0), e(1)), (e(0), mix.clone()), (e(7), mix)] {
+        let exact = signest_core::metrics::sigma_angle_deg(&a, &b, &cov) / 180.0;
+        let mc = signest_core::metrics::disagreement_on(&test, d, &a, &b);
+        assert!(
+            (mc.mean - exact).abs() < 4.5 * mc.mcse,
+            "exact {exact} vs Monte Carlo {} ± {}",
+            mc.mean,
+            mc.mcse
+        );
+        // And the Euclidean angle is a different number under anisotropy.
+        let eu = signest_core::metrics::angular_error_deg(&a, &b) / 180.0;
+        assert!((eu - exact).abs() > 10.0 * mc.mcse, "{eu} vs {exact}");
+    }
+}

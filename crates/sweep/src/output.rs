@@ -23,6 +23,10 @@ pub struct Row {
     pub estimator: String,
     pub solver: String,
     pub angular_error_deg: Option<f64>,
+    /// The Σ-weighted angle ∠(Σ^½ û, Σ^½ u*) in degrees, Σ the covariance of z (SPEC §3; for
+    /// resampled features, the pool's second moment).
+    #[serde(default)]
+    pub sigma_angle_deg: Option<f64>,
     pub disagreement: Option<f64>,
     pub disagreement_mcse: Option<f64>,
     pub loss01: Option<f64>,
@@ -68,6 +72,7 @@ impl Row {
             estimator: e.label.clone(),
             solver: e.solver.name.to_string(),
             angular_error_deg: None,
+            sigma_angle_deg: None,
             disagreement: None,
             disagreement_mcse: None,
             loss01: None,
@@ -100,6 +105,11 @@ pub struct SummaryRow {
     pub median_angular_error_deg: f64,
     pub q10_angular_error_deg: f64,
     pub q90_angular_error_deg: f64,
+    /// Mean Σ-weighted angle (degrees) and its MCSE; NaN in summaries written before it.
+    #[serde(default = "nan")]
+    pub mean_sigma_angle_deg: f64,
+    #[serde(default = "nan")]
+    pub mcse_sigma_angle_deg: f64,
     pub mean_disagreement: f64,
     pub mcse_disagreement: f64,
     pub mean_loss01: f64,
@@ -164,6 +174,8 @@ pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
             err.sort_by(f64::total_cmp);
             let dis: Vec<f64> = ok.iter().filter_map(|r| r.disagreement).collect();
             let (dm, dse) = mean_mcse(&dis);
+            let sig: Vec<f64> = ok.iter().filter_map(|r| r.sigma_angle_deg).collect();
+            let (sm, sse) = mean_mcse(&sig);
             let loss: Vec<f64> = ok.iter().filter_map(|r| r.loss01).collect();
             let truth: Vec<f64> = g.iter().filter_map(|r| r.loss01_truth).collect();
             let short: Vec<bool> = ok.iter().filter_map(|r| r.shortfall).collect();
@@ -182,6 +194,8 @@ pub fn summarise(rows: &[Row]) -> Vec<SummaryRow> {
                 median_angular_error_deg: quantile(&err, 0.5),
                 q10_angular_error_deg: quantile(&err, 0.1),
                 q90_angular_error_deg: quantile(&err, 0.9),
+                mean_sigma_angle_deg: sm,
+                mcse_sigma_angle_deg: sse,
                 mean_disagreement: dm,
                 mcse_disagreement: dse,
                 mean_loss01: mean_mcse(&loss).0,

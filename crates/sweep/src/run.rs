@@ -8,7 +8,9 @@ use crate::results::{LOCK, PROGRESS, ResultsDir, STATE};
 use crate::spec::Cell;
 use rayon::prelude::*;
 use signest_core::Comparisons;
-use signest_core::metrics::{angular_error_deg, disagreement_isotropic, disagreement_on, loss01};
+use signest_core::metrics::{
+    angular_error_deg, disagreement_isotropic, disagreement_on, loss01, sigma_angle_deg,
+};
 use signest_core::seed::{SimRng, stream};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -65,11 +67,13 @@ pub struct RunSummary {
     pub fit_seconds: f64,
 }
 
-/// Per-cell fixed inputs: the DGP, u*, and the disagreement test set when the features are
-/// not rotationally symmetric.
+/// Per-cell fixed inputs: the DGP, u*, the covariance Σ of z (for the Σ-weighted angle), and
+/// the disagreement test set when the features are not Gaussian (for Gaussian features the
+/// disagreement is exactly Σ-angle/180°, SPEC §3).
 pub(crate) struct CellPlan {
     dgp: signest_sim::Dgp,
     u_star: Vec<f64>,
+    cov: Vec<f64>,
     test_set: Option<Vec<f64>>,
 }
 
@@ -81,13 +85,15 @@ pub(crate) fn plan_cell(exp: &Experiment, cell: &Cell) -> Result<CellPlan, Sweep
             cell.key
         ))
     })?;
-    let test_set = (!dgp.features.is_rotationally_symmetric()).then(|| {
+    let test_set = (!dgp.features.is_gaussian()).then(|| {
         let mut rng = stream(exp.seed, &format!("{}/test", cell.key), 0);
         dgp.features.test_set(exp.test_size, &mut rng)
     });
+    let cov = dgp.features.second_moment();
     Ok(CellPlan {
         dgp,
         u_star,
+        cov,
         test_set,
     })
 }
@@ -163,8 +169,14 @@ fn fit_rows(
             match e.estimator.fit(data) {
                 Ok(fit) => {
                     row.angular_error_deg = Some(angular_error_deg(&fit.direction, &plan.u_star));
+                    let sig = sigma_angle_deg(&fit.direction, &plan.u_star, &plan.cov);
+                    row.sigma_angle_deg = Some(sig);
                     let (dis, mcse) = match &plan.test_set {
-                        None => (disagreement_isotropic(&fit.direction, &plan.u_star), 0.0),
+                        // Isotropic: angle/180 exactly as before (bit-identical to older runs).
+                        None if plan.dgp.features.is_rotationally_symmetric() => {
+                            (disagreement_isotropic(&fit.direction, &plan.u_star), 0.0)
+                        }
+                        None => (sig / 180.0, 0.0),
                         Some(t) => {
                             let est = disagreement_on(t, cell.d, &fit.direction, &plan.u_star);
                             (est.mean, est.mcse)

@@ -167,6 +167,10 @@ impl Planar {
                 norm: 1.0 / (4.0 * half_width * half_width),
                 rmax: half_width * std::f64::consts::SQRT_2,
             }),
+            Features::Gaussian { .. } => {
+                let c = f.covariance();
+                gauss(c[0], c[1], c[3])
+            }
             Features::Resampled { .. } => None,
         }
     }
