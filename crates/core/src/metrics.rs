@@ -17,7 +17,9 @@ pub fn sigma_angle_deg(u_hat: &[f64], u_star: &[f64], cov: &[f64]) -> f64 {
     let d = u_hat.len();
     assert_eq!(cov.len(), d * d, "covariance must be d×d");
     let form = |a: &[f64], b: &[f64]| -> f64 {
-        (0..d).map(|i| a[i] * dot(&cov[i * d..(i + 1) * d], b)).sum()
+        (0..d)
+            .map(|i| a[i] * dot(&cov[i * d..(i + 1) * d], b))
+            .sum()
     };
     let c = form(u_hat, u_star) / (form(u_hat, u_hat) * form(u_star, u_star)).sqrt();
     c.clamp(-1.0, 1.0).acos().to_degrees()

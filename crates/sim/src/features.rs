@@ -378,7 +378,9 @@ impl VectorDistribution for Features {
 fn haar_rotation<R: Rng + ?Sized>(d: usize, rng: &mut R) -> Vec<f64> {
     let a: Vec<f64> = (0..d * d).map(|_| StandardNormal.sample(rng)).collect();
     // Columns as vectors.
-    let mut cols: Vec<Vec<f64>> = (0..d).map(|j| (0..d).map(|i| a[i * d + j]).collect()).collect();
+    let mut cols: Vec<Vec<f64>> = (0..d)
+        .map(|j| (0..d).map(|i| a[i * d + j]).collect())
+        .collect();
     for j in 0..d {
         for k in 0..j {
             let (done, rest) = cols.split_at_mut(j);

@@ -340,8 +340,14 @@ impl DgpSection {
                 (self.persona_data.is_some(), "dgp.persona_data"),
                 (self.archetypes.is_some(), "dgp.archetypes"),
                 (self.spread.is_some(), "dgp.spread"),
-                (self.lexicographic_share.is_some(), "dgp.lexicographic_share"),
-                (self.lexicographic_factor.is_some(), "dgp.lexicographic_factor"),
+                (
+                    self.lexicographic_share.is_some(),
+                    "dgp.lexicographic_share",
+                ),
+                (
+                    self.lexicographic_factor.is_some(),
+                    "dgp.lexicographic_factor",
+                ),
             ] {
                 if set {
                     return Err(src.at(
@@ -646,7 +652,10 @@ impl DgpSection {
                     b,
                     signal: g.signal.as_ref().map_or(2.0, |v| *v.get_ref()),
                     tau: h,
-                    value_axes: g.value_axes.as_ref().map_or(4.min(d - 1) as i64, |v| *v.get_ref())
+                    value_axes: g
+                        .value_axes
+                        .as_ref()
+                        .map_or(4.min(d - 1) as i64, |v| *v.get_ref())
                         as usize,
                     coupling: g.coupling.as_ref().map_or(0.0, |v| *v.get_ref()),
                     intensity_sigma: g.intensity_sigma.as_ref().map_or(0.5, |v| *v.get_ref()),
@@ -654,7 +663,10 @@ impl DgpSection {
                 }
                 .generate(d, &features.covariance(), g.persona_seed.unwrap_or(seed))
                 .map_err(|e| {
-                    let span = g.value_axes.as_ref().map_or(g.population.span(), |v| v.span());
+                    let span = g
+                        .value_axes
+                        .as_ref()
+                        .map_or(g.population.span(), |v| v.span());
                     err(span, "dgp", e.0)
                 })?
             }

@@ -91,9 +91,8 @@ impl TwinSpec {
             s
         };
         let mut rng = signest_core::seed::stream(seed, "signest/twins", 0);
-        let mut normals = |m: usize| -> Vec<f64> {
-            (0..m).map(|_| StandardNormal.sample(&mut rng)).collect()
-        };
+        let mut normals =
+            |m: usize| -> Vec<f64> { (0..m).map(|_| StandardNormal.sample(&mut rng)).collect() };
         let mut b = match &self.b {
             Some(b) if b.len() == d => b.clone(),
             Some(b) => {
@@ -255,10 +254,7 @@ mod tests {
                 signal: 0.0,
                 ..spec()
             },
-            TwinSpec {
-                count: 0,
-                ..spec()
-            },
+            TwinSpec { count: 0, ..spec() },
         ] {
             assert!(s.generate(d, &cov, 1).is_err(), "{s:?}");
         }

@@ -18,6 +18,7 @@ pub mod condprob;
 pub mod error;
 pub mod files;
 pub mod gate;
+pub mod gaussian;
 pub mod quad;
 pub mod realdata;
 pub mod spec;

@@ -37,7 +37,8 @@ use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 pub struct Target {
     /// `bt` or `sign`.
     pub estimator: String,
-    /// `quadrature`, `stream` or `identified`.
+    /// `quadrature`, `gaussian` (exact for Gaussian features and finitely many types,
+    /// [`crate::gaussian`]), `stream` or `identified`.
     pub method: String,
     /// Unit direction.
     pub direction: Vec<f64>,
@@ -107,6 +108,11 @@ pub fn targets(dgp: &Dgp, opts: &TargetOptions) -> Vec<Target> {
     }
     if opts.prefer_quadrature
         && let Some(t) = quadrature_targets(dgp)
+    {
+        return t.to_vec();
+    }
+    if opts.prefer_quadrature
+        && let Some(t) = crate::gaussian::gaussian_targets(dgp)
     {
         return t.to_vec();
     }
