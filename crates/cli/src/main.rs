@@ -139,6 +139,25 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Find the value of one [dgp] key at which a population-target statistic equals a target
+    /// (root finding on the targets of the experiment's first DGP group), and write the
+    /// calibrated experiment file (comments kept).
+    Calibrate {
+        experiment: PathBuf,
+        /// The numeric [dgp] key to solve for (e.g. coupling).
+        #[arg(long)]
+        key: String,
+        /// STAT=VALUE, STAT one of bt|sign . bias_deg|sigma_bias_deg|disagreement
+        /// (e.g. bt.disagreement=0.12).
+        #[arg(long)]
+        target: String,
+        /// The bracket LO:HI searched; the statistic minus VALUE must change sign over it.
+        #[arg(long)]
+        range: String,
+        /// Where to write the calibrated experiment (default: print it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Verdicts for the claims of SPEC §5 on a finished run's directory: writes verdicts.md and
     /// verdicts.json (and targets.csv if missing). Exits 1 when a claim that the experiment
     /// declares as expected fails.
@@ -324,6 +343,18 @@ fn run(cmd: Command) -> Result<(), CliError> {
         }
         Command::Targets { experiment, out } => {
             print!("{}", signest::theory::targets(&experiment, out)?);
+        }
+        Command::Calibrate {
+            experiment,
+            key,
+            target,
+            range,
+            out,
+        } => {
+            print!(
+                "{}",
+                signest::theory::calibrate(&experiment, &key, &target, &range, out.as_deref())?
+            );
         }
         Command::Verify { dir, experiment } => {
             print!("{}", signest::theory::verify(&dir, experiment.as_deref())?);

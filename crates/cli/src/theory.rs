@@ -11,19 +11,68 @@ pub fn targets(path: &Path, out: Option<PathBuf>) -> Result<String, CliError> {
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
     let t = signest_theory::files::write_targets(&exp, &out)?;
     let mut s = format!(
-        "{:<40} {:<6} {:<11} {:>12} {:>10}\n",
-        "dgp", "est", "method", "bias (deg)", "± error"
+        "{:<40} {:<6} {:<11} {:>12} {:>10} {:>12} {:>13}\n",
+        "dgp", "est", "method", "bias (deg)", "± error", "Σ-bias (deg)", "disagreement"
     );
     for r in &t {
         s += &format!(
-            "{:<40} {:<6} {:<11} {:>12.4} {:>10.1e}\n",
-            r.group, r.estimator, r.method, r.bias_deg, r.error_deg
+            "{:<40} {:<6} {:<11} {:>12.4} {:>10.1e} {:>12.4} {:>13.5}\n",
+            r.group,
+            r.estimator,
+            r.method,
+            r.bias_deg,
+            r.error_deg,
+            r.sigma_bias_deg,
+            r.disagreement
         );
     }
     s += &format!(
         "targets: {}\n",
         out.join(signest_sweep::results::TARGETS).display()
     );
+    Ok(s)
+}
+
+/// `signest calibrate`: solves for one [dgp] key; prints each evaluation and the result, and
+/// writes the calibrated experiment to `out` (atomically) or prints it.
+pub fn calibrate(
+    path: &Path,
+    key: &str,
+    target: &str,
+    range: &str,
+    out: Option<&Path>,
+) -> Result<String, CliError> {
+    let spec = signest_theory::calibrate::CalibrationSpec::parse(key, target, range)?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        signest_theory::TheoryError::Input(format!("{}: cannot read: {e}", path.display()))
+    })?;
+    let file = path.display().to_string();
+    let c = signest_theory::calibrate::calibrate(&text, &file, &spec, &mut |x, v| {
+        eprintln!("calibrate: {key} = {x:.10} -> {v:.9}");
+    })?;
+    let mut s = format!(
+        "calibrated: {key} = {} gives {target_stat} = {:.9} (target {}, error {:.1e}) after {} evaluations
+",
+        c.value,
+        c.achieved,
+        spec.target,
+        c.error,
+        c.trace.len(),
+        target_stat = target.split('=').next().unwrap_or(target)
+    );
+    match out {
+        Some(o) => {
+            let tmp = o.with_extension("toml.tmp");
+            std::fs::write(&tmp, &c.text)
+                .and_then(|_| std::fs::rename(&tmp, o))
+                .map_err(|e| {
+                    signest_theory::TheoryError::Input(format!("{}: cannot write: {e}", o.display()))
+                })?;
+            s += &format!("written: {}
+", o.display());
+        }
+        None => s += &c.text,
+    }
     Ok(s)
 }
 

@@ -14,6 +14,7 @@
 //! for experiments, result rows and the results directory; the report crate and the CLI
 //! depend on it.
 
+pub mod calibrate;
 pub mod condprob;
 pub mod error;
 pub mod files;

@@ -55,6 +55,13 @@ pub struct TargetRow {
     pub method: String,
     pub bias_deg: f64,
     pub error_deg: f64,
+    /// The Σ-weighted angle (target, u*) in degrees, Σ the covariance of z (SPEC §3).
+    #[serde(default = "nan")]
+    pub sigma_bias_deg: f64,
+    /// The target's disagreement with u* on test pairs from the DGP's features: exactly
+    /// sigma_bias_deg/180 for Gaussian features, else on 200,000 seeded draws.
+    #[serde(default = "nan")]
+    pub disagreement: f64,
     pub sample_size: u64,
     /// The target direction, coordinates separated by spaces.
     pub direction: String,
@@ -87,17 +94,35 @@ pub fn experiment_targets(exp: &Study) -> Result<Vec<TargetRow>, signest_sweep::
         };
         let symmetric = dgp.population.is_symmetric();
         for t in crate::targets::targets(&dgp, &opts) {
-            out.push(target_row(
-                &g,
-                c.d,
-                c.heterogeneity,
-                c.type_weight,
-                symmetric,
-                t,
-            ));
+            let mut row = target_row(&g, c.d, c.heterogeneity, c.type_weight, symmetric, t.clone());
+            let (sb, dis) = target_metrics(&dgp, &t.direction);
+            row.sigma_bias_deg = sb;
+            row.disagreement = dis;
+            out.push(row);
         }
     }
     Ok(out)
+}
+
+fn nan() -> f64 {
+    f64::NAN
+}
+
+/// (Σ-weighted bias in degrees, disagreement with u*) of a target direction (SPEC §3).
+pub fn target_metrics(dgp: &signest_sim::Dgp, direction: &[f64]) -> (f64, f64) {
+    let Some(u_star) = dgp.u_star() else {
+        return (f64::NAN, f64::NAN);
+    };
+    let cov = dgp.features.second_moment();
+    let sb = signest_core::metrics::sigma_angle_deg(direction, &u_star, &cov);
+    let dis = if dgp.features.is_gaussian() {
+        sb / 180.0
+    } else {
+        let mut rng = signest_core::seed::stream(0x7e57, "signest/targets/disagreement", 0);
+        let test = dgp.features.test_set(200_000, &mut rng);
+        signest_core::metrics::disagreement_on(&test, dgp.dim(), direction, &u_star).mean
+    };
+    (sb, dis)
 }
 
 fn target_row(g: &str, d: usize, h: f64, tw: Option<f64>, symmetric: bool, t: Target) -> TargetRow {
@@ -111,6 +136,8 @@ fn target_row(g: &str, d: usize, h: f64, tw: Option<f64>, symmetric: bool, t: Ta
         method: t.method,
         bias_deg: t.bias_deg,
         error_deg: t.error_deg,
+        sigma_bias_deg: f64::NAN,
+        disagreement: f64::NAN,
         sample_size: t.sample_size,
         direction: t
             .direction
