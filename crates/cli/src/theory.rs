@@ -66,10 +66,16 @@ pub fn calibrate(
             std::fs::write(&tmp, &c.text)
                 .and_then(|_| std::fs::rename(&tmp, o))
                 .map_err(|e| {
-                    signest_theory::TheoryError::Input(format!("{}: cannot write: {e}", o.display()))
+                    signest_theory::TheoryError::Input(format!(
+                        "{}: cannot write: {e}",
+                        o.display()
+                    ))
                 })?;
-            s += &format!("written: {}
-", o.display());
+            s += &format!(
+                "written: {}
+",
+                o.display()
+            );
         }
         None => s += &c.text,
     }

@@ -307,13 +307,17 @@ impl DgpSection {
             ));
         }
         if feat != "spectral" {
-            for (set, key) in [
-                (self.alpha.is_some(), "dgp.alpha"),
-                (self.rotation_seed.is_some(), "dgp.rotation_seed"),
+            let fspan = self.features.span();
+            for (span, key) in [
+                (self.alpha.as_ref().map(|a| a.span()), "dgp.alpha"),
+                (
+                    self.rotation_seed.map(|_| fspan.clone()),
+                    "dgp.rotation_seed",
+                ),
             ] {
-                if set {
+                if let Some(span) = span {
                     return Err(src.at(
-                        self.features.span(),
+                        span,
                         key,
                         format!("applies to features = \"spectral\" only, not '{feat}'"),
                     ));
@@ -321,14 +325,14 @@ impl DgpSection {
             }
         }
         if pop != "twins" {
-            for (set, key) in [
-                (self.signal.is_some(), "dgp.signal"),
-                (self.value_axes.is_some(), "dgp.value_axes"),
-                (self.coupling.is_some(), "dgp.coupling"),
+            for (span, key) in [
+                (self.signal.as_ref().map(|v| v.span()), "dgp.signal"),
+                (self.value_axes.as_ref().map(|v| v.span()), "dgp.value_axes"),
+                (self.coupling.as_ref().map(|v| v.span()), "dgp.coupling"),
             ] {
-                if set {
+                if let Some(span) = span {
                     return Err(src.at(
-                        self.population.span(),
+                        span,
                         key,
                         format!("applies to population = \"twins\" only, not '{pop}'"),
                     ));

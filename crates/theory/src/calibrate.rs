@@ -81,18 +81,27 @@ impl CalibrationSpec {
                 )));
             }
         };
-        let target: f64 = value.trim().parse().map_err(|_| {
-            input(format!("--target: VALUE must be a number, got '{value}'"))
-        })?;
+        let target: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| input(format!("--target: VALUE must be a number, got '{value}'")))?;
         if !target.is_finite() {
-            return Err(input(format!("--target: VALUE must be finite, got {target}")));
+            return Err(input(format!(
+                "--target: VALUE must be finite, got {target}"
+            )));
         }
         let (lo, hi) = range
             .split_once(':')
             .and_then(|(a, b)| Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?)))
-            .ok_or_else(|| input(format!("--range: expected LO:HI (two numbers), got '{range}'")))?;
+            .ok_or_else(|| {
+                input(format!(
+                    "--range: expected LO:HI (two numbers), got '{range}'"
+                ))
+            })?;
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-            return Err(input(format!("--range: need finite LO < HI, got {lo}:{hi}")));
+            return Err(input(format!(
+                "--range: need finite LO < HI, got {lo}:{hi}"
+            )));
         }
         if key.is_empty() || key.contains('.') {
             return Err(input(format!(
@@ -128,7 +137,12 @@ pub struct Calibration {
 }
 
 /// `text` with `[dgp].key = value`, comments and layout kept.
-pub fn with_dgp_value(text: &str, file: &str, key: &str, value: f64) -> Result<String, TheoryError> {
+pub fn with_dgp_value(
+    text: &str,
+    file: &str,
+    key: &str,
+    value: f64,
+) -> Result<String, TheoryError> {
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| input(format!("{file}: not valid TOML: {e}")))?;
@@ -144,7 +158,15 @@ pub fn with_dgp_value(text: &str, file: &str, key: &str, value: f64) -> Result<S
             old.type_name()
         )));
     }
-    dgp[key] = toml_edit::value(value);
+    match dgp.get_mut(key).and_then(|i| i.as_value_mut()) {
+        Some(v) => {
+            // Keep the value's own comments and spacing.
+            let decor = v.decor().clone();
+            *v = toml_edit::Value::from(value);
+            *v.decor_mut() = decor;
+        }
+        None => dgp[key] = toml_edit::value(value),
+    }
     Ok(doc.to_string())
 }
 
@@ -213,7 +235,11 @@ pub fn calibrate(
             )));
         }
     }
-    let mut best = if fa.abs() <= fb.abs() { (a, fa, 0.0) } else { (b, fb, 0.0) };
+    let mut best = if fa.abs() <= fb.abs() {
+        (a, fa, 0.0)
+    } else {
+        (b, fb, 0.0)
+    };
     let mut side = 0i32;
     for _ in 0..100 {
         if best.1 == 0.0 || (b - a).abs() <= spec.x_tol {

@@ -33,6 +33,8 @@ pub struct SeriesCell {
     pub errors: BTreeMap<String, Vec<f64>>,
     /// estimator label → disagreement with u* (fraction), one per entry of `reps`.
     pub disagreement: BTreeMap<String, Vec<f64>>,
+    /// estimator label → Σ-weighted angle (degrees; NaN in runs written before it).
+    pub sigma_angle: BTreeMap<String, Vec<f64>>,
 }
 
 impl SeriesCell {
@@ -54,6 +56,11 @@ impl SeriesCell {
 }
 
 impl SeriesCell {
+    /// Mean over the replications `idx` of `est`'s Σ-weighted angle.
+    pub fn resampled_sigma_angle(&self, est: &str, idx: &[usize]) -> f64 {
+        let e = &self.sigma_angle[est];
+        idx.iter().map(|i| e[*i]).sum::<f64>() / idx.len() as f64
+    }
     /// Mean over the replications `idx` of `est`'s disagreement.
     pub fn resampled_disagreement(&self, est: &str, idx: &[usize]) -> f64 {
         let e = &self.disagreement[est];
@@ -85,13 +92,17 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
                 }
                 v
             };
-            let mut per_rep: BTreeMap<u64, BTreeMap<String, (f64, f64)>> = BTreeMap::new();
+            let mut per_rep: BTreeMap<u64, BTreeMap<String, (f64, f64, f64)>> = BTreeMap::new();
             for r in rs {
                 if let Some(e) = r.angular_error_deg {
-                    per_rep
-                        .entry(r.replication)
-                        .or_default()
-                        .insert(r.estimator.clone(), (e, r.disagreement.unwrap_or(f64::NAN)));
+                    per_rep.entry(r.replication).or_default().insert(
+                        r.estimator.clone(),
+                        (
+                            e,
+                            r.disagreement.unwrap_or(f64::NAN),
+                            r.sigma_angle_deg.unwrap_or(f64::NAN),
+                        ),
+                    );
                 }
             }
             let reps: Vec<u64> = per_rep
@@ -107,6 +118,10 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
                 .iter()
                 .map(|e| (e.clone(), reps.iter().map(|r| per_rep[r][e].1).collect()))
                 .collect();
+            let sigma_angle = ests
+                .iter()
+                .map(|e| (e.clone(), reps.iter().map(|r| per_rep[r][e].2).collect()))
+                .collect();
             let f = rs[0];
             SeriesCell {
                 key: k,
@@ -117,6 +132,7 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
                 reps,
                 errors,
                 disagreement,
+                sigma_angle,
             }
         })
         .collect()

@@ -10,6 +10,8 @@
 //!   dH/dθ = h(θ + π/2) − h(θ − π/2) (h the radial integral of (2p − 1) q).
 //!   Numerical error: the angle between the results at two resolutions (the second doubles
 //!   every panel count) — an a-posteriori estimate.
+//! - **gaussian** (d > 2, Gaussian features, finitely many types): exact, see
+//!   [`crate::gaussian`]; tried after quadrature and before the stream.
 //! - **reduction** (padded DGPs): the first k coordinates' targets padded with zeros, by
 //!   either route below; see [`targets`].
 //! - **stream** (any d): `bt`'s target as the logistic MLE on N (default 10^7) comparisons
