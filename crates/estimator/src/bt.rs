@@ -366,7 +366,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
             name: "sgd",
             settings: &["seed"],
             guarantee: "heuristic: minibatch Adam on the logistic loss, 20 epochs from w = 0 (no convergence test); reports the achieved log-loss",
-            colour: [86, 180, 233],
+            colour: [51, 34, 136],
         },
     ],
     needs_panel: false,

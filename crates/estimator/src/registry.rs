@@ -364,3 +364,24 @@ pub(crate) fn random_starts(o: &NamedOptions, default: u32) -> Result<u32, Setti
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::BUILTIN;
+
+    /// Figures tell lines apart by colour: no two solvers of the built-in estimators share
+    /// one (sign sgd once had em's, and bt sgd peruser's).
+    #[test]
+    fn every_builtin_solver_has_its_own_colour() {
+        let mut seen: Vec<([u8; 3], String)> = Vec::new();
+        for k in BUILTIN {
+            for s in k.solvers {
+                let name = format!("{} {}", k.name, s.name);
+                if let Some((_, other)) = seen.iter().find(|(c, _)| *c == s.colour) {
+                    panic!("{name} and {other} share the colour {:?}", s.colour);
+                }
+                seen.push((s.colour, name));
+            }
+        }
+    }
+}

@@ -360,7 +360,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
             name: "sgd",
             settings: &["seed"],
             guarantee: "heuristic: minibatch Adam on the smoothed 0-1 loss, temperature annealed per epoch (20 epochs); reports the achieved 0-1 loss",
-            colour: [204, 121, 167],
+            colour: [136, 34, 85],
         },
     ],
     needs_panel: false,
