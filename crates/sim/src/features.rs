@@ -112,7 +112,7 @@ impl Features {
                     s -= l[i * d + k] * l[j * d + k];
                 }
                 if i == j {
-                    if !(s > 1e-12 * cov[i * d + i].abs().max(f64::MIN_POSITIVE)) {
+                    if s.is_nan() || s <= 1e-12 * cov[i * d + i].abs().max(f64::MIN_POSITIVE) {
                         return err(format!(
                             "features: covariance is not positive definite (pivot {} is {s:e})",
                             i + 1

@@ -119,7 +119,7 @@ impl TwinSpec {
                 }
             }
             let na = ip(&a, &a).sqrt();
-            if !(na > 1e-10) {
+            if na.is_nan() || na <= 1e-10 {
                 return err("twins: could not draw independent value axes (degenerate covariance)");
             }
             a.iter_mut().for_each(|x| *x /= na);

@@ -221,19 +221,17 @@ pub fn calibrate(
     let (mut a, mut b) = (spec.lo, spec.hi);
     let (mut fa, _) = f(a)?;
     let (mut fb, _) = f(b)?;
-    if fa == 0.0 || fb == 0.0 || fa.signum() == fb.signum() {
-        if fa != 0.0 && fb != 0.0 {
-            return Err(input(format!(
-                "{file}: {}.{} - {} has the same sign at both ends of the range ({} = {a}: {:+.6}, {} = {b}: {:+.6}); widen --range",
-                spec.stat.estimator,
-                spec.stat.metric.name(),
-                spec.target,
-                spec.key,
-                fa,
-                spec.key,
-                fb
-            )));
-        }
+    if fa != 0.0 && fb != 0.0 && fa.signum() == fb.signum() {
+        return Err(input(format!(
+            "{file}: {}.{} - {} has the same sign at both ends of the range ({} = {a}: {:+.6}, {} = {b}: {:+.6}); widen --range",
+            spec.stat.estimator,
+            spec.stat.metric.name(),
+            spec.target,
+            spec.key,
+            fa,
+            spec.key,
+            fb
+        )));
     }
     let mut best = if fa.abs() <= fb.abs() {
         (a, fa, 0.0)
