@@ -65,7 +65,7 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
     let mut md = format!(
         "# {name}: headline table\n\nProduced by `signest report {}` from the results directories below \
          (each made by `signest run`, `signest verify` and `signest report`; their own report.md has \
-         the figures). Angular error in degrees, disagreement in percent of test pairs, both as mean ± \
+         the figures). Angular error (and, for anisotropic features, the Σ-weighted angle) in degrees, disagreement in percent of test pairs, both as mean ± \
          MCSE over replications. Reduction = 1 − mean(sign)/mean(bt) (positive: sign better) ± its \
          delta-method SE over paired replications; the C6 verdict uses a paired bootstrap at the \
          largest n.\n\n",
@@ -98,12 +98,31 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
             .iter()
             .find(|l| res.family(l) == Some(Family::Bt))
             .cloned();
+        // The Σ-weighted angle, for results that have it and anisotropic features (where it
+        // differs from the angle).
+        let with_sigma = res
+            .summary
+            .iter()
+            .all(|r| r.mean_sigma_angle_deg.is_finite())
+            && res
+                .summary
+                .iter()
+                .any(|r| (r.mean_sigma_angle_deg - r.mean_angular_error_deg).abs() > 1e-6);
         md += "| n |";
         for l in &labels {
-            md += &format!(" {l} error | {l} disagr. % |");
+            if with_sigma {
+                md += &format!(" {l} error | {l} Σ-angle | {l} disagr. % |");
+            } else {
+                md += &format!(" {l} error | {l} disagr. % |");
+            }
         }
         md += " reduction sign vs bt |\n|---|";
-        md += &"---|---|".repeat(labels.len());
+        md += &(if with_sigma {
+            "---|---|---|"
+        } else {
+            "---|---|"
+        })
+        .repeat(labels.len());
         md += "---|\n";
         let mut cells: Vec<(usize, String)> =
             res.summary.iter().map(|r| (r.n, r.cell.clone())).collect();
@@ -119,14 +138,28 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
                 {
                     Some(r) => {
                         md += &format!(
-                            " {:.2} ± {:.2} | {:.2} ± {:.2} |",
-                            r.mean_angular_error_deg,
-                            r.mcse_angular_error_deg,
+                            " {:.2} ± {:.2} |",
+                            r.mean_angular_error_deg, r.mcse_angular_error_deg
+                        );
+                        if with_sigma {
+                            md += &format!(
+                                " {:.2} ± {:.2} |",
+                                r.mean_sigma_angle_deg, r.mcse_sigma_angle_deg
+                            );
+                        }
+                        md += &format!(
+                            " {:.2} ± {:.2} |",
                             100.0 * r.mean_disagreement,
                             100.0 * r.mcse_disagreement
                         )
                     }
-                    None => md += " – | – |",
+                    None => {
+                        md += if with_sigma {
+                            " – | – | – |"
+                        } else {
+                            " – | – |"
+                        }
+                    }
                 }
             }
             let red = match (&sign, &bt) {
