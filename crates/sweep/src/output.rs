@@ -61,6 +61,26 @@ impl Row {
             .collect()
     }
 
+    /// Whether recomputed rows equal stored ones, timings aside. A column the stored file was
+    /// written without (`sigma_angle_deg` in runs.csv files older than it) is not compared;
+    /// every other column must be bit-identical.
+    pub fn same_units(fresh: &[Row], stored: &[Row]) -> bool {
+        if fresh.len() != stored.len() {
+            return false;
+        }
+        let fresh: Vec<Row> = Row::without_timings(fresh)
+            .into_iter()
+            .zip(stored)
+            .map(|(mut f, s)| {
+                if s.sigma_angle_deg.is_none() {
+                    f.sigma_angle_deg = None;
+                }
+                f
+            })
+            .collect();
+        fresh == Row::without_timings(stored)
+    }
+
     pub(crate) fn new(cell: &Cell, rep: u64, e: &EstimatorEntry) -> Row {
         Row {
             cell: cell.key.clone(),
@@ -391,5 +411,53 @@ mod tests {
         assert_eq!(overhead_fraction(&meta(2, 0, true), 10.0), None);
         let f1 = overhead_fraction(&meta(1, 0, true), 20.0).unwrap();
         assert!((f1 - 0.05).abs() < 1e-12, "{f1}");
+    }
+}
+
+#[cfg(test)]
+mod same_units_tests {
+    use super::Row;
+
+    fn row(angle: f64, sigma: Option<f64>) -> Row {
+        Row {
+            cell: "c".into(),
+            n: 10,
+            d: 2,
+            heterogeneity: 1.0,
+            type_weight: None,
+            replication: 0,
+            estimator: "bt".into(),
+            solver: "newton".into(),
+            angular_error_deg: Some(angle),
+            sigma_angle_deg: sigma,
+            disagreement: Some(angle / 180.0),
+            disagreement_mcse: Some(0.0),
+            loss01: Some(0.3),
+            loss01_truth: Some(0.3),
+            shortfall: None,
+            certified: false,
+            status: "converged".into(),
+            error: String::new(),
+            fit_seconds: 1.0,
+            sample_seconds: 1.0,
+        }
+    }
+
+    /// A stored file written before `sigma_angle_deg` existed still regenerates; any other
+    /// difference, a different Σ-angle where one is stored, or a missing row does not.
+    #[test]
+    fn same_units_skips_only_columns_the_stored_file_lacks() {
+        let fresh = vec![row(10.0, Some(9.0))];
+        let mut timed = row(10.0, None);
+        timed.fit_seconds = 5.0;
+        assert!(Row::same_units(&fresh, &[timed]));
+        assert!(Row::same_units(&fresh, &[row(10.0, Some(9.0))]));
+        assert!(!Row::same_units(&fresh, &[row(10.0, Some(9.5))]));
+        assert!(!Row::same_units(&fresh, &[row(10.5, None)]));
+        assert!(!Row::same_units(&fresh, &[]));
+        assert!(!Row::same_units(
+            &[row(10.0, None), row(10.0, None)],
+            &[row(10.0, None)]
+        ));
     }
 }

@@ -651,7 +651,7 @@ pub fn reuse_from(
         let cell = &exp.cells[(u / r) as usize];
         let plan = plan_cell(exp, cell)?;
         let fresh = unit_rows(exp, cell, u % r, &plan);
-        if Row::without_timings(&fresh) != Row::without_timings(&taken[&u]) {
+        if !Row::same_units(&fresh, &taken[&u]) {
             return Err(input(format!(
                 "--reuse {}: cell {} replication {} recomputed differs from the old row: the experiments differ in more than the grid and the replications (DGP, test set or estimator settings); nothing reused",
                 old.display(),
@@ -715,7 +715,7 @@ pub fn audit(dir: &ResultsDir, k: usize, max_size: u64) -> Result<AuditReport, S
             .filter(|x| x.cell == c.key && x.replication == rep)
             .cloned()
             .collect();
-        let same = Row::without_timings(&fresh) == Row::without_timings(&old);
+        let same = Row::same_units(&fresh, &old);
         units.push((c.key.clone(), rep, same));
     }
     Ok(AuditReport { units })

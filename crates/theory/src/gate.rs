@@ -118,11 +118,7 @@ pub fn execute(exp: &Study, unit: &UnitFn, threads: Option<usize>) -> Result<Gat
             .filter(|x| x.cell == c.key && x.replication == k)
             .cloned()
             .collect();
-        replays.push((
-            c.key.clone(),
-            k,
-            Row::without_timings(&again) == Row::without_timings(&orig),
-        ));
+        replays.push((c.key.clone(), k, Row::same_units(&again, &orig)));
     }
     Ok(GateRun {
         rows,
