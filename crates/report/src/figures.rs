@@ -602,8 +602,6 @@ pub fn render_all(
     };
     let log_x = ns.len() >= 2 || axis_name == "dimension d";
     let multi_series = ns.len() >= 2 && series.len() > 1;
-    let mut lines = Vec::new();
-    let mut legend = Vec::new();
     // With several series over n, the disagreement and fit-time figures show the first one
     // (the others are in summary.csv).
     let keep = |r: &signest_sweep::SummaryRow| {
@@ -612,39 +610,44 @@ pub fn render_all(
                 && r.heterogeneity == series[0].heterogeneity
                 && r.type_weight == series[0].type_weight)
     };
-    for (k, e) in ests.iter().enumerate() {
-        let jitter = 1.0 + 0.025 * (k as f64 - (ests.len() as f64 - 1.0) / 2.0);
-        let mut rows: Vec<&signest_sweep::SummaryRow> = res
-            .summary
-            .iter()
-            .filter(|r| &r.estimator == e && keep(r))
-            .collect();
-        rows.sort_by(|a, b| xfun(a).total_cmp(&xfun(b)));
-        let x = |r: &signest_sweep::SummaryRow| {
-            if log_x {
-                xfun(r) * jitter
-            } else {
-                xfun(r) + (jitter - 1.0) * 0.2
-            }
-        };
-        let pts: Vec<(f64, f64)> = rows
-            .iter()
-            .map(|r| (x(r), 100.0 * r.mean_disagreement))
-            .collect();
-        let mut l = Line::new(e.clone(), res.colour(e), pts);
-        l.bars = rows
-            .iter()
-            .map(|r| {
-                (
-                    x(r),
-                    100.0 * (r.mean_disagreement - 1.96 * r.mcse_disagreement),
-                    100.0 * (r.mean_disagreement + 1.96 * r.mcse_disagreement),
-                )
-            })
-            .collect();
-        legend.push(e.clone());
-        lines.push(l);
-    }
+    // One line per estimator of a per-cell (mean, MCSE), bars ± 1.96 MCSE.
+    let metric_lines = |metric: &dyn Fn(&signest_sweep::SummaryRow) -> (f64, f64)| {
+        let mut lines = Vec::new();
+        let mut legend = Vec::new();
+        for (k, e) in ests.iter().enumerate() {
+            let jitter = 1.0 + 0.025 * (k as f64 - (ests.len() as f64 - 1.0) / 2.0);
+            let mut rows: Vec<&signest_sweep::SummaryRow> = res
+                .summary
+                .iter()
+                .filter(|r| &r.estimator == e && keep(r))
+                .collect();
+            rows.sort_by(|a, b| xfun(a).total_cmp(&xfun(b)));
+            let x = |r: &signest_sweep::SummaryRow| {
+                if log_x {
+                    xfun(r) * jitter
+                } else {
+                    xfun(r) + (jitter - 1.0) * 0.2
+                }
+            };
+            let pts: Vec<(f64, f64)> = rows.iter().map(|r| (x(r), metric(r).0)).collect();
+            let mut l = Line::new(e.clone(), res.colour(e), pts);
+            l.bars = rows
+                .iter()
+                .map(|r| {
+                    (
+                        x(r),
+                        metric(r).0 - 1.96 * metric(r).1,
+                        metric(r).0 + 1.96 * metric(r).1,
+                    )
+                })
+                .collect();
+            legend.push(e.clone());
+            lines.push(l);
+        }
+        (lines, legend)
+    };
+    let (lines, legend) =
+        metric_lines(&|r| (100.0 * r.mean_disagreement, 100.0 * r.mcse_disagreement));
     let plot = Plot {
         x_desc: axis_name.into(),
         y_desc: "disagreement with u* (%)".into(),
@@ -675,41 +678,7 @@ pub fn render_all(
             .iter()
             .any(|r| (r.mean_sigma_angle_deg - r.mean_angular_error_deg).abs() > 1e-6);
     if anisotropic {
-        let mut lines = Vec::new();
-        let mut legend = Vec::new();
-        for (k, e) in ests.iter().enumerate() {
-            let jitter = 1.0 + 0.025 * (k as f64 - (ests.len() as f64 - 1.0) / 2.0);
-            let mut rows: Vec<&signest_sweep::SummaryRow> = res
-                .summary
-                .iter()
-                .filter(|r| &r.estimator == e && keep(r))
-                .collect();
-            rows.sort_by(|a, b| xfun(a).total_cmp(&xfun(b)));
-            let x = |r: &signest_sweep::SummaryRow| {
-                if log_x {
-                    xfun(r) * jitter
-                } else {
-                    xfun(r) + (jitter - 1.0) * 0.2
-                }
-            };
-            let pts: Vec<(f64, f64)> = rows
-                .iter()
-                .map(|r| (x(r), r.mean_sigma_angle_deg))
-                .collect();
-            let mut l = Line::new(e.clone(), res.colour(e), pts);
-            l.bars = rows
-                .iter()
-                .map(|r| {
-                    (
-                        x(r),
-                        r.mean_sigma_angle_deg - 1.96 * r.mcse_sigma_angle_deg,
-                        r.mean_sigma_angle_deg + 1.96 * r.mcse_sigma_angle_deg,
-                    )
-                })
-                .collect();
-            legend.push(e.clone());
-            lines.push(l);
-        }
+        let (lines, legend) = metric_lines(&|r| (r.mean_sigma_angle_deg, r.mcse_sigma_angle_deg));
         let plot = Plot {
             x_desc: axis_name.into(),
             y_desc: "Σ-weighted angle to u* (deg)".into(),
