@@ -109,6 +109,8 @@ fn phi(x: f64) -> f64 {
 struct Quad {
     /// (a, w·φ(a)·2): ∫_{−∞}^{∞} f(a) φ(a) da = Σ w f(a) for even f.
     nodes: Vec<(f64, f64)>,
+    /// Per type: its [`Quad::table`] at these nodes (filled once the types are known).
+    tabs: Vec<Vec<f64>>,
 }
 
 impl Quad {
@@ -117,7 +119,10 @@ impl Quad {
             .into_iter()
             .map(|(a, w)| (a, 2.0 * w * phi(a)))
             .collect();
-        Quad { nodes }
+        Quad {
+            nodes,
+            tabs: Vec::new(),
+        }
     }
 
     /// `w_i tanh(k a_i / 2)` at every node, k = b/s (logistic link; empty otherwise).
@@ -223,8 +228,11 @@ pub fn gaussian_targets(dgp: &Dgp) -> Option<[Target; 2]> {
         .collect();
     let sig_norm: Vec<f64> = whitened.iter().map(|w| norm(w)).collect();
     // A type with β = 0 answers at random: it moves neither target and is skipped below.
-    let fine = Quad::new(20);
-    let coarse = Quad::new(10);
+    let mut fine = Quad::new(20);
+    let mut coarse = Quad::new(10);
+    for q in [&mut fine, &mut coarse] {
+        q.tabs = sig_norm.iter().map(|nb| q.table(link, *nb)).collect();
+    }
 
     // bt.
     let bt_dir = |q: &Quad| -> Option<(Vec<f64>, Vec<f64>)> {
@@ -273,20 +281,10 @@ pub fn gaussian_targets(dgp: &Dgp) -> Option<[Target; 2]> {
     let weights: Vec<f64> = types.iter().map(|(w, _)| *w).collect();
     // G(v) = Σ_r ω_r g_r(u_r'v) on the unit sphere: value, Euclidean gradient Σ ω g' u_r and
     // Hessian Σ ω g'' u_r u_r' of the extension ρ_r = u_r'v (Riemannian ones by projection).
-    let tables =
-        |q: &Quad| -> Vec<Vec<f64>> { sig_norm.iter().map(|nb| q.table(link, *nb)).collect() };
-    let (tab_fine, tab_coarse) = (tables(&fine), tables(&coarse));
-    let tab_of = |q: &Quad| {
-        if std::ptr::eq(q, &fine) {
-            &tab_fine
-        } else {
-            &tab_coarse
-        }
-    };
     // Persona chunks reduced in parallel and folded in chunk order (thread-count independent).
     const CHUNK: usize = 64;
     let objective = |q: &Quad, v: &[f64], hessian: bool| -> (f64, Vec<f64>, Option<DMatrix<f64>>) {
-        let tabs = tab_of(q);
+        let tabs = &q.tabs;
         let parts: Vec<(f64, Vec<f64>, Option<DMatrix<f64>>)> = (0..units.len().div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
