@@ -9,7 +9,6 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use signest_estimator::Family;
 use signest_theory::stats;
-use signest_theory::verdict::group_key;
 use std::path::Path;
 
 /// Output format.
@@ -381,7 +380,7 @@ pub fn render_all(
 
     // 1. Convergence, one figure per series over n.
     for s in series.iter().filter(|s| s.cells.len() >= 2) {
-        let g = group_key(s.d, s.heterogeneity, s.type_weight);
+        let g = s.group.clone();
         let mut lines = Vec::new();
         let mut legend = Vec::new();
         let mut sign_first = None;
@@ -450,7 +449,13 @@ pub fn render_all(
             s.d,
             s.heterogeneity,
             s.type_weight.map_or(String::new(), |t| format!("_w{t}"))
-        );
+        ) + &s
+            .group
+            .split('/')
+            .skip(2)
+            .filter(|p| !p.starts_with("type_weight="))
+            .map(|p| format!("_{}", p.replace('=', "")))
+            .collect::<String>();
         let files = write(&plot, dir, &stem, formats)?;
         out.push(Figure {
             stem,
@@ -527,7 +532,7 @@ pub fn render_all(
                         .iter()
                         .filter_map(|(h, c)| {
                             let r = res.summary.iter().find(|s| &s.cell == c)?;
-                            let g = group_key(r.d, *h, r.type_weight);
+                            let g = signest_sweep::spec::group_of(&r.cell);
                             res.targets
                                 .iter()
                                 .find(|t| t.group == g && t.estimator == name)

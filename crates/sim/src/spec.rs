@@ -88,12 +88,30 @@ fn default_noise() -> Spanned<String> {
 }
 
 /// The grid coordinates of a cell that a DGP depends on.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CellParams {
     pub d: usize,
     pub heterogeneity: f64,
     pub type_weight: Option<f64>,
+    /// Values of `[dgp]` keys set by a `[grid.dgp]` axis, in key order (empty: none).
+    pub dgp: Vec<(String, f64)>,
 }
+
+/// The `[dgp]` keys a `[grid.dgp]` axis can vary: numbers that need no file. `value_axes`
+/// and `personas` take integers.
+pub const GRID_KEYS: &[&str] = &[
+    "signal",
+    "coupling",
+    "intensity_sigma",
+    "alpha",
+    "noise_scale",
+    "spread",
+    "embedding_noise",
+    "lexicographic_share",
+    "lexicographic_factor",
+    "value_axes",
+    "personas",
+];
 
 /// Personas read from a file (coefficients fitted to a real panel) and the pool of feature
 /// differences they are shown (both row-major, d columns).
@@ -124,6 +142,62 @@ pub const MAX_MAGNITUDE: f64 = 1e6;
 pub const MAX_PERSONAS: i64 = 1_000_000;
 
 impl DgpSection {
+    /// This section with `key` set to `value`, as a `[grid.dgp]` axis sets it; `span` is
+    /// where the value is written (errors of [`DgpSection::check`] then point there).
+    /// Errors: a key outside [`GRID_KEYS`], or a fractional value of an integer key.
+    pub fn with_value(
+        &self,
+        key: &str,
+        value: f64,
+        span: std::ops::Range<usize>,
+    ) -> Result<DgpSection, String> {
+        let mut g = self.clone();
+        let x = Some(Spanned::new(span.clone(), value));
+        let int = || -> Result<Option<Spanned<i64>>, String> {
+            if value.fract() == 0.0 && value.abs() < 1e15 {
+                Ok(Some(Spanned::new(span.clone(), value as i64)))
+            } else {
+                Err(format!("{key} takes integers, got {value}"))
+            }
+        };
+        match key {
+            "signal" => g.signal = x,
+            "coupling" => g.coupling = x,
+            "intensity_sigma" => g.intensity_sigma = x,
+            "alpha" => g.alpha = x,
+            "noise_scale" => g.noise_scale = x,
+            "spread" => g.spread = x,
+            "embedding_noise" => g.embedding_noise = x,
+            "lexicographic_share" => g.lexicographic_share = x,
+            "lexicographic_factor" => g.lexicographic_factor = x,
+            "value_axes" => g.value_axes = int()?,
+            "personas" => g.personas = int()?,
+            _ => {
+                return Err(format!(
+                    "a grid cannot vary '{key}': expected one of {} (heterogeneity, d and type_weight are axes of [grid] itself)",
+                    GRID_KEYS.join(", ")
+                ));
+            }
+        }
+        Ok(g)
+    }
+
+    /// Whether `key` (one of [`GRID_KEYS`]) changes this section's DGP: a grid over a key
+    /// the population or the features ignore would repeat one cell under many names.
+    pub fn uses(&self, key: &str) -> bool {
+        let pop = self.population.get_ref().as_str();
+        let feat = self.features.get_ref().as_str();
+        match key {
+            "signal" | "coupling" | "value_axes" => pop == "twins",
+            "intensity_sigma" | "personas" => pop == "twins" || pop == "personas",
+            "spread" | "lexicographic_share" | "lexicographic_factor" => pop == "personas",
+            "alpha" => feat == "spectral",
+            "embedding_noise" => feat == "embedding",
+            "noise_scale" => self.noise.get_ref() != "none",
+            _ => false,
+        }
+    }
+
     /// The population's name as written (`two_type`, `gaussian`, ...).
     pub fn population(&self) -> &str {
         self.population.get_ref()
@@ -460,9 +534,17 @@ impl DgpSection {
         cell: &CellParams,
         panel: Option<&ResolvedPanel>,
     ) -> Result<Dgp, SpecError> {
-        let g = self;
         let err =
             |span: std::ops::Range<usize>, key: &str, message: String| src.at(span, key, message);
+        let mut owned = None;
+        for (key, value) in &cell.dgp {
+            let base = owned.as_ref().unwrap_or(self);
+            owned = Some(
+                base.with_value(key, *value, 0..0)
+                    .map_err(|m| err(self.population.span(), "grid.dgp", m))?,
+            );
+        }
+        let g = owned.as_ref().unwrap_or(self);
         let d = cell.d;
         let fit = |v: &Spanned<Vec<f64>>, key: &str| -> Result<Vec<f64>, SpecError> {
             let x = v.get_ref();

@@ -122,7 +122,7 @@ impl Experiment {
         {
             for c in &mut spec.cells {
                 c.d = r.panel.d;
-                c.key = cell_key(c.n, c.d, c.heterogeneity, c.type_weight);
+                c.key = cell_key(c.n, c.d, c.heterogeneity, c.type_weight, &c.dgp);
             }
         }
         let exp = Experiment {

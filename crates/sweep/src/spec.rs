@@ -64,6 +64,9 @@ struct RawGrid {
     heterogeneity: Option<Spanned<Vec<Spanned<f64>>>>,
     #[serde(default)]
     type_weight: Option<Spanned<Vec<Spanned<f64>>>>,
+    /// `[grid.dgp]`: axes over `[dgp]` keys (`coupling = [0.2, 0.5]`), in key order.
+    #[serde(default)]
+    dgp: Option<Spanned<std::collections::BTreeMap<String, Spanned<Vec<Spanned<f64>>>>>>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -75,7 +78,8 @@ struct RawTest {
 /// A point of the grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
-    /// Position in the grid (row-major over n, d, heterogeneity, type_weight).
+    /// Position in the grid (row-major over n, d, heterogeneity, type_weight, then the
+    /// `[grid.dgp]` axes in key order).
     pub index: usize,
     /// Stable text key, e.g. `n=1000/d=2/heterogeneity=1`; it keys the RNG streams.
     pub key: String,
@@ -83,6 +87,8 @@ pub struct Cell {
     pub d: usize,
     pub heterogeneity: f64,
     pub type_weight: Option<f64>,
+    /// Values of the `[grid.dgp]` axes (key, value), in key order; empty without them.
+    pub dgp: Vec<(String, f64)>,
 }
 
 impl Cell {
@@ -91,8 +97,25 @@ impl Cell {
             d: self.d,
             heterogeneity: self.heterogeneity,
             type_weight: self.type_weight,
+            dgp: self.dgp.clone(),
         }
     }
+
+    /// The key of its DGP group (the cells that differ only in n): the cell key without
+    /// its `n=` part, e.g. `d=2/heterogeneity=1`.
+    pub fn group(&self) -> &str {
+        group_of(&self.key)
+    }
+
+    /// The value of a `[grid.dgp]` axis in this cell.
+    pub fn dgp_value(&self, key: &str) -> Option<f64> {
+        self.dgp.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+/// The DGP group of a cell key (see [`Cell::group`]): everything after `n=.../`.
+pub fn group_of(cell_key: &str) -> &str {
+    cell_key.split_once('/').map_or(cell_key, |(_, g)| g)
 }
 
 /// A validated experiment file: what the user asked for, before any file is read.
@@ -423,8 +446,62 @@ impl ExperimentSpec {
             }
             None => vec![None],
         };
+        // `[grid.dgp]` axes: each value checked as if written in [dgp] (errors point at it).
+        let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
+        if let Some(t) = &grid.dgp {
+            if t.get_ref().is_empty() {
+                return Err(at(t.span(), "grid.dgp", "empty table: name a [dgp] key and its values, e.g. coupling = [0.2, 0.5]".into()));
+            }
+            for (key, values) in t.get_ref() {
+                let gkey = format!("grid.dgp.{key}");
+                let v = spanned_list(values);
+                if v.is_empty() {
+                    return Err(at(values.span(), &gkey, "empty list".into()));
+                }
+                duplicates(&src, &v, &gkey)?;
+                for (x, span) in &v {
+                    let one = dgp
+                        .with_value(key, *x, span.clone())
+                        .map_err(|m| at(span.clone(), &gkey, m))?;
+                    one.check(&src).map_err(|mut e| {
+                        if e.key == format!("dgp.{key}") {
+                            e.key = gkey.clone();
+                        }
+                        e
+                    })?;
+                }
+                if !dgp.uses(key) {
+                    return Err(at(
+                        values.span(),
+                        &gkey,
+                        format!(
+                            "does not change a DGP with population = \"{}\", features = \"{}\", noise = \"{}\"",
+                            dgp.population(),
+                            dgp.features.get_ref(),
+                            dgp.noise.get_ref()
+                        ),
+                    ));
+                }
+                axes.push((key.clone(), v.into_iter().map(|x| x.0).collect()));
+            }
+        }
+        let combos: Vec<Vec<(String, f64)>> = axes.iter().fold(vec![Vec::new()], |acc, (k, vs)| {
+            acc.iter()
+                .flat_map(|c| {
+                    vs.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push((k.clone(), *v));
+                        c
+                    })
+                })
+                .collect()
+        });
         // Counts before anything is allocated for them.
+        let axis_sizes = axes.iter().map(|(_, v)| v.len());
         let cells_count = [ns.len(), ds.len(), hets.len(), tws.len()]
+            .into_iter()
+            .chain(axis_sizes)
+            .collect::<Vec<_>>()
             .iter()
             .try_fold(1u64, |a, b| a.checked_mul(*b as u64))
             .filter(|c| *c <= MAX_CELLS)
@@ -452,14 +529,17 @@ impl ExperimentSpec {
             for &d in &ds {
                 for &h in &hets {
                     for &tw in &tws {
-                        cells.push(Cell {
-                            index: cells.len(),
-                            key: cell_key(n, d, h, tw),
-                            n,
-                            d,
-                            heterogeneity: h,
-                            type_weight: tw,
-                        });
+                        for dv in &combos {
+                            cells.push(Cell {
+                                index: cells.len(),
+                                key: cell_key(n, d, h, tw, dv),
+                                n,
+                                d,
+                                heterogeneity: h,
+                                type_weight: tw,
+                                dgp: dv.clone(),
+                            });
+                        }
                     }
                 }
             }
@@ -578,10 +658,13 @@ impl ExperimentSpec {
 }
 
 /// The stable text key of a cell (it keys the RNG streams: never change its format).
-pub fn cell_key(n: usize, d: usize, h: f64, tw: Option<f64>) -> String {
+pub fn cell_key(n: usize, d: usize, h: f64, tw: Option<f64>, dgp: &[(String, f64)]) -> String {
     let mut key = format!("n={n}/d={d}/heterogeneity={h}");
     if let Some(p) = tw {
         key += &format!("/type_weight={p}");
+    }
+    for (k, v) in dgp {
+        key += &format!("/{k}={v}");
     }
     key
 }

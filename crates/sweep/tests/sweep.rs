@@ -740,3 +740,53 @@ fn loss01_truth_is_recorded_and_backfilled_exactly() {
     assert_eq!(std::fs::read(d.join("summary.csv")).unwrap(), summary);
     assert_eq!(signest_sweep::backfill_truth(&rd).unwrap(), 0);
 }
+
+/// `[grid.dgp]` axes: the cells are the product of n, d, heterogeneity and each axis in key
+/// order; the key's value reaches the cell's DGP; keys of a grid without axes are unchanged.
+#[test]
+fn grid_over_dgp_keys() {
+    let text = r#"
+name = "map"
+seed = 3
+replications = 2
+[dgp]
+population = "twins"
+features = "spectral"
+alpha = 1.0
+personas = 40
+signal = 3.0
+heterogeneity = 4.0
+value_axes = 1
+coupling = 0.1
+[grid]
+n = [100, 200]
+d = [6]
+[grid.dgp]
+intensity_sigma = [0.0, 1.0]
+coupling = [0.0, 0.5, 0.9]
+[[estimator]]
+name = "bt"
+"#;
+    let exp = Experiment::parse(text, "map.toml").unwrap();
+    assert_eq!(exp.cells.len(), 12);
+    assert_eq!(exp.units(), 24);
+    let keys: Vec<&str> = exp.cells.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys[0], "n=100/d=6/heterogeneity=4/coupling=0/intensity_sigma=0");
+    assert_eq!(keys[1], "n=100/d=6/heterogeneity=4/coupling=0/intensity_sigma=1");
+    assert_eq!(keys[5], "n=100/d=6/heterogeneity=4/coupling=0.9/intensity_sigma=1");
+    assert_eq!(exp.cells[6].group(), exp.cells[0].group());
+    assert_eq!(exp.cells[5].dgp_value("coupling"), Some(0.9));
+    // The value reaches the DGP: the panel at coupling 0.9 is the panel written with
+    // coupling = 0.9 in [dgp], and differs from the one at coupling 0.
+    let betas = |e: &Experiment, i: usize| match e.dgp_for(&e.cells[i]).unwrap().population {
+        signest_sim::Population::Personas { betas, .. } => betas,
+        other => panic!("{other:?}"),
+    };
+    let written = text
+        .replace("coupling = 0.1", "coupling = 0.9\nintensity_sigma = 1.0")
+        .replace("[grid.dgp]\nintensity_sigma = [0.0, 1.0]\ncoupling = [0.0, 0.5, 0.9]\n", "");
+    let fixed = Experiment::parse(&written, "fixed.toml").unwrap();
+    assert_eq!(fixed.cells[0].key, "n=100/d=6/heterogeneity=4");
+    assert_eq!(betas(&exp, 5), betas(&fixed, 0));
+    assert_ne!(betas(&exp, 5), betas(&exp, 1));
+}

@@ -138,9 +138,11 @@ pub fn cells(rows: &[Row]) -> Vec<SeriesCell> {
         .collect()
 }
 
-/// Cells sharing (d, heterogeneity, type_weight), sorted by n.
+/// Cells of one DGP group (they differ only in n), sorted by n.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The DGP group (the cell key without its n part, as in targets.csv).
+    pub group: String,
     pub d: usize,
     pub heterogeneity: f64,
     pub type_weight: Option<f64>,
@@ -150,22 +152,18 @@ pub struct Series {
 impl Series {
     /// Text naming the series, e.g. `d=2, heterogeneity=1`.
     pub fn label(&self) -> String {
-        let mut s = format!("d={}, heterogeneity={}", self.d, self.heterogeneity);
-        if let Some(t) = self.type_weight {
-            s += &format!(", type_weight={t}");
-        }
-        s
+        self.group.replace('/', ", ")
     }
 }
 
 pub fn series(cells: &[SeriesCell]) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for c in cells {
-        match out.iter_mut().find(|s| {
-            s.d == c.d && s.heterogeneity == c.heterogeneity && s.type_weight == c.type_weight
-        }) {
+        let group = signest_sweep::spec::group_of(&c.key);
+        match out.iter_mut().find(|s| s.group == group) {
             Some(s) => s.cells.push(c.clone()),
             None => out.push(Series {
+                group: group.to_string(),
                 d: c.d,
                 heterogeneity: c.heterogeneity,
                 type_weight: c.type_weight,

@@ -68,21 +68,12 @@ pub struct TargetRow {
     pub note: String,
 }
 
-/// Key of a DGP group (cells that differ only in n), as in targets.csv.
-pub fn group_key(d: usize, h: f64, tw: Option<f64>) -> String {
-    let mut k = format!("d={d}/heterogeneity={h}");
-    if let Some(t) = tw {
-        k += &format!("/type_weight={t}");
-    }
-    k
-}
-
 /// Population targets of every DGP group of an experiment.
 pub fn experiment_targets(exp: &Study) -> Result<Vec<TargetRow>, signest_sweep::SweepError> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for c in &exp.cells {
-        let g = group_key(c.d, c.heterogeneity, c.type_weight);
+        let g = c.group().to_string();
         if seen.contains(&g) {
             continue;
         }
@@ -181,7 +172,7 @@ pub fn bootstrap_of(exp: &Study) -> Bootstrap {
 /// The rate (slope of log mean error on log n) of `est` on a series, exactly as the verdicts
 /// compute it (same cells, same bootstrap stream), with the n range used.
 pub fn series_rate(exp: &Study, s: &stats::Series, est: &str) -> (Interval, usize, usize) {
-    let g = group_key(s.d, s.heterogeneity, s.type_weight);
+    let g = s.group.clone();
     let rc = stats::rate_cells(s, exp.verify.rate_min_n);
     let r = stats::rate(
         &rc,
@@ -255,7 +246,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
     // C1 / C5 / C4(bt target) from population targets, one per DGP group.
     let mut groups_done = Vec::new();
     for c in &exp.cells {
-        let g = group_key(c.d, c.heterogeneity, c.type_weight);
+        let g = c.group().to_string();
         if groups_done.contains(&g) {
             continue;
         }
@@ -339,7 +330,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
 
     // Series over n.
     for s in all_series.iter().filter(|s| s.cells.len() >= 3) {
-        let g = group_key(s.d, s.heterogeneity, s.type_weight);
+        let g = s.group.clone();
         let rc = stats::rate_cells(s, exp.verify.rate_min_n);
         let all: Vec<&stats::SeriesCell> = s.cells.iter().collect();
         let nrange = |cs: &[&stats::SeriesCell]| format!("n {}..{}", cs[0].n, cs[cs.len() - 1].n);
@@ -555,7 +546,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
                 format!(
                     "{}/{}/c6/{w}",
                     exp.name,
-                    group_key(s.d, s.heterogeneity, s.type_weight)
+                    s.group
                 )
             };
             for e in &signs {
