@@ -26,7 +26,7 @@ impl Format {
             _ => None,
         }
     }
-    fn ext(self) -> &'static str {
+    pub(crate) fn ext(self) -> &'static str {
         match self {
             Format::Png => "png",
             Format::Svg => "svg",
@@ -815,6 +815,29 @@ pub fn render_all(
             files,
             legend,
         });
+    }
+    // 7. Regime maps: two coordinates varying at one n (crate::map).
+    for m in crate::map::regime_maps(res) {
+        for (stem, metric, files) in crate::map::draw(&m, dir, formats)? {
+            let what = if metric == "angle" {
+                "mean angular error"
+            } else {
+                "mean disagreement with the population preference"
+            };
+            out.push(Figure {
+                stem,
+                title: format!("Regime map: {metric} (n = {}, d = {})", m.n, m.d),
+                caption: format!(
+                    "Relative reduction 1 − {s}/{b} of the {what} in each cell ({r} replications; blue: sign better, vermillion: worse, saturated at ±100%); solid contour 0, dashed 35% (the paper's headline); boxed cells: the sign target is more than {off}° from u*. Numbers with standard errors: the table below.",
+                    s = m.sign,
+                    b = m.bt,
+                    r = res.experiment.replications,
+                    off = crate::map::TARGET_OFF_DEG,
+                ),
+                files,
+                legend: Vec::new(),
+            });
+        }
     }
     Ok(out)
 }

@@ -13,6 +13,7 @@
 //! | disagreement with the population preference, ± 1.96 MCSE | `disagreement` | always |
 //! | fit time against n, log–log | `fit_time` | ≥ 2 values of n |
 //! | assumption boundary: targets' bias against the type weight | `assumption` | a type_weight axis and targets.csv |
+//! | regime map: heatmaps of 1 − sign/bt (angle, disagreement), 0 and 35% contours, cells whose sign target leaves u* boxed ([`map`]) | `regime_<metric>_n<N>_d<D>` | exactly two coordinates (heterogeneity, type_weight, `[grid.dgp]` keys) vary at the largest n |
 //!
 //! Colours are fixed per estimator (Okabe–Ito palette), the same in every figure.
 //!
@@ -21,6 +22,7 @@
 
 pub mod collection;
 mod figures;
+pub mod map;
 mod style;
 
 pub use figures::{Figure, Format, render_all};
@@ -194,6 +196,16 @@ fn report_md(res: &Results, figs: &[Figure], dir: &Path) -> String {
         s += &format!(
             "### {}\n\n{}\n\n![{}]({})\n\n",
             f.title, f.caption, f.title, f.files[0]
+        );
+    }
+    for m in map::regime_maps(res) {
+        s += &format!(
+            "## Regime map (n = {}, d = {})\n\nPaired reduction 1 − {}/{} per cell, ± its delta-method standard error over replications; targets from targets.csv.\n\n{}\n",
+            m.n,
+            m.d,
+            m.sign,
+            m.bt,
+            map::table(&m)
         );
     }
     s += "## Summary (mean angular error ± MCSE, degrees)\n\n| cell | estimator | reps | mean ± MCSE | median | q10–q90 | disagreement ± MCSE | fit s |\n|---|---|---|---|---|---|---|---|\n";

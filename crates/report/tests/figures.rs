@@ -145,3 +145,96 @@ fn rendering_is_deterministic() {
         );
     }
 }
+
+/// A grid over two DGP coordinates at one n draws the regime map: one cell per grid point,
+/// each reduction equal to 1 − mean(sign)/mean(bt) from summary.csv, boxes where targets.csv
+/// puts the sign target more than TARGET_OFF_DEG from u*.
+#[test]
+fn a_two_coordinate_grid_draws_the_regime_map() {
+    let text = r#"
+name = "map_test"
+seed = 9
+replications = 4
+[dgp]
+population = "skewed"
+beta_bar = [1.0, 0.0]
+v = [0.0, 1.0]
+[grid]
+n = [400]
+heterogeneity = [0.0, 1.5, 3.0]
+[grid.dgp]
+noise_scale = [0.5, 2.0]
+[[estimator]]
+name = "bt"
+[[estimator]]
+name = "sign"
+[verify]
+expect = []
+"#;
+    let dir = std::env::temp_dir().join(format!("signest-report-map-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let exp = Experiment::parse(text, "map_test.toml").unwrap();
+    signest_sweep::run(
+        &exp,
+        &RunOptions {
+            out: dir.clone(),
+            threads: Some(2),
+            shard: None,
+            resume: false,
+            progress: false,
+        },
+    )
+    .unwrap();
+    signest_theory::files::verify_dir(&dir, None).unwrap();
+    let res = signest_report::Results::load(&dir).unwrap();
+    let maps = signest_report::map::regime_maps(&res);
+    assert_eq!(maps.len(), 1);
+    let m = &maps[0];
+    assert_eq!(
+        (m.x_name.as_str(), m.y_name.as_str()),
+        ("heterogeneity", "noise_scale")
+    );
+    assert_eq!((m.xs.len(), m.ys.len()), (3, 2));
+    let mut off = 0;
+    for row in &m.cells {
+        for c in row {
+            let c = c.as_ref().expect("every grid point is a cell");
+            let mean = |e: &str| {
+                res.summary
+                    .iter()
+                    .find(|s| s.cell == c.key && s.estimator == e)
+                    .unwrap()
+                    .mean_angular_error_deg
+            };
+            let want = 1.0 - mean(&m.sign) / mean(&m.bt);
+            let got = c.angle.unwrap();
+            assert!(
+                (got.value - want).abs() < 1e-12,
+                "{}: {got:?} vs {want}",
+                c.key
+            );
+            assert!(got.se > 0.0 && got.se.is_finite());
+            let t = res
+                .targets
+                .iter()
+                .find(|t| t.group == signest_sweep::spec::group_of(&c.key) && t.estimator == "sign")
+                .unwrap();
+            assert_eq!(
+                c.target_off(),
+                t.bias_deg > signest_report::map::TARGET_OFF_DEG
+            );
+            off += c.target_off() as usize;
+        }
+    }
+    // Heterogeneity 0 is homogeneous (sign target = u*); the skewed cells at 3 are not.
+    assert!(off >= 1 && off < 6, "{off} cells off u*");
+    let figs = report(&dir, &[Format::Svg]).unwrap();
+    let names: Vec<&str> = figs.iter().map(|f| f.stem.as_str()).collect();
+    assert!(names.contains(&"regime_angle_n400_d2"), "{names:?}");
+    assert!(names.contains(&"regime_disagreement_n400_d2"), "{names:?}");
+    let svg = std::fs::read_to_string(dir.join("regime_angle_n400_d2.svg")).unwrap();
+    assert!(svg.contains("heterogeneity") && svg.contains("noise_scale"));
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Regime map (n = 400, d = 2)"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

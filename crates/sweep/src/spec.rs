@@ -450,7 +450,12 @@ impl ExperimentSpec {
         let mut axes: Vec<(String, Vec<f64>)> = Vec::new();
         if let Some(t) = &grid.dgp {
             if t.get_ref().is_empty() {
-                return Err(at(t.span(), "grid.dgp", "empty table: name a [dgp] key and its values, e.g. coupling = [0.2, 0.5]".into()));
+                return Err(at(
+                    t.span(),
+                    "grid.dgp",
+                    "empty table: name a [dgp] key and its values, e.g. coupling = [0.2, 0.5]"
+                        .into(),
+                ));
             }
             for (key, values) in t.get_ref() {
                 let gkey = format!("grid.dgp.{key}");

@@ -771,9 +771,18 @@ name = "bt"
     assert_eq!(exp.cells.len(), 12);
     assert_eq!(exp.units(), 24);
     let keys: Vec<&str> = exp.cells.iter().map(|c| c.key.as_str()).collect();
-    assert_eq!(keys[0], "n=100/d=6/heterogeneity=4/coupling=0/intensity_sigma=0");
-    assert_eq!(keys[1], "n=100/d=6/heterogeneity=4/coupling=0/intensity_sigma=1");
-    assert_eq!(keys[5], "n=100/d=6/heterogeneity=4/coupling=0.9/intensity_sigma=1");
+    assert_eq!(
+        keys[0],
+        "n=100/d=6/heterogeneity=4/coupling=0/intensity_sigma=0"
+    );
+    assert_eq!(
+        keys[1],
+        "n=100/d=6/heterogeneity=4/coupling=0/intensity_sigma=1"
+    );
+    assert_eq!(
+        keys[5],
+        "n=100/d=6/heterogeneity=4/coupling=0.9/intensity_sigma=1"
+    );
     assert_eq!(exp.cells[6].group(), exp.cells[0].group());
     assert_eq!(exp.cells[5].dgp_value("coupling"), Some(0.9));
     // The value reaches the DGP: the panel at coupling 0.9 is the panel written with
@@ -784,7 +793,10 @@ name = "bt"
     };
     let written = text
         .replace("coupling = 0.1", "coupling = 0.9\nintensity_sigma = 1.0")
-        .replace("[grid.dgp]\nintensity_sigma = [0.0, 1.0]\ncoupling = [0.0, 0.5, 0.9]\n", "");
+        .replace(
+            "[grid.dgp]\nintensity_sigma = [0.0, 1.0]\ncoupling = [0.0, 0.5, 0.9]\n",
+            "",
+        );
     let fixed = Experiment::parse(&written, "fixed.toml").unwrap();
     assert_eq!(fixed.cells[0].key, "n=100/d=6/heterogeneity=4");
     assert_eq!(betas(&exp, 5), betas(&fixed, 0));

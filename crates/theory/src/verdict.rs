@@ -542,13 +542,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
         for s in &all_series {
             let c = &s.cells[s.cells.len() - 1];
             let scope = format!("{pop}; {}; n={}", s.label(), c.n);
-            let tag = |w: &str| {
-                format!(
-                    "{}/{}/c6/{w}",
-                    exp.name,
-                    s.group
-                )
-            };
+            let tag = |w: &str| format!("{}/{}/c6/{w}", exp.name, s.group);
             for e in &signs {
                 for b in &bts {
                     let red =
