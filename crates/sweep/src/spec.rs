@@ -54,6 +54,9 @@ struct RawExperiment {
     verify: Option<toml::Value>,
 }
 
+/// `[grid.dgp]` as written: key → its values, each with its place in the file.
+type DgpAxes = std::collections::BTreeMap<String, Spanned<Vec<Spanned<f64>>>>;
+
 #[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawGrid {
@@ -66,7 +69,7 @@ struct RawGrid {
     type_weight: Option<Spanned<Vec<Spanned<f64>>>>,
     /// `[grid.dgp]`: axes over `[dgp]` keys (`coupling = [0.2, 0.5]`), in key order.
     #[serde(default)]
-    dgp: Option<Spanned<std::collections::BTreeMap<String, Spanned<Vec<Spanned<f64>>>>>>,
+    dgp: Option<Spanned<DgpAxes>>,
 }
 
 #[derive(Deserialize, Clone)]
