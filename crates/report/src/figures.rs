@@ -818,7 +818,13 @@ pub fn render_all(
     }
     // 7. Regime maps: two coordinates varying at one n (crate::map).
     for m in crate::map::regime_maps(res) {
-        for (stem, metric, files) in crate::map::draw(&m, dir, formats)? {
+        for crate::map::MapFigure {
+            stem,
+            metric,
+            files,
+        } in crate::map::draw(&m, dir, formats)?
+        {
+            let metric = metric.name();
             let what = if metric == "angle" {
                 "mean angular error"
             } else {

@@ -341,19 +341,46 @@ fn draw_one<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Writes the two heatmaps of a map (angle, disagreement); returns (stem, metric, files).
+/// The metric a heatmap shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Angle,
+    Disagreement,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Angle => "angle",
+            Metric::Disagreement => "disagreement",
+        }
+    }
+    fn of(self, c: &MapCell) -> Option<Reduction> {
+        match self {
+            Metric::Angle => c.angle,
+            Metric::Disagreement => c.disagreement,
+        }
+    }
+}
+
+/// A written heatmap.
+pub struct MapFigure {
+    pub stem: String,
+    pub metric: Metric,
+    pub files: Vec<String>,
+}
+
+/// Writes the two heatmaps of a map (angle, disagreement).
 pub fn draw(
     m: &RegimeMap,
     dir: &Path,
     formats: &[crate::Format],
-) -> Result<Vec<(String, &'static str, Vec<String>)>, ReportError> {
+) -> Result<Vec<MapFigure>, ReportError> {
     style::register_font();
     let mut out = Vec::new();
-    let metrics: [(&str, &dyn Fn(&MapCell) -> Option<Reduction>); 2] = [
-        ("angle", &|c: &MapCell| c.angle),
-        ("disagreement", &|c: &MapCell| c.disagreement),
-    ];
-    for (name, metric) in metrics {
+    for which in [Metric::Angle, Metric::Disagreement] {
+        let name = which.name();
+        let metric = &|c: &MapCell| which.of(c);
         let stem = format!("regime_{name}_n{}_d{}", m.n, m.d);
         let mut files = Vec::new();
         for f in formats {
@@ -383,7 +410,11 @@ pub fn draw(
             std::fs::rename(&tmp, dir.join(&file)).map_err(|e| err(e.to_string()))?;
             files.push(file);
         }
-        out.push((stem, name, files));
+        out.push(MapFigure {
+            stem,
+            metric: which,
+            files,
+        });
     }
     Ok(out)
 }

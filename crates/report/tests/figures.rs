@@ -227,7 +227,7 @@ expect = []
         }
     }
     // Heterogeneity 0 is homogeneous (sign target = u*); the skewed cells at 3 are not.
-    assert!(off >= 1 && off < 6, "{off} cells off u*");
+    assert!((1..6).contains(&off), "{off} cells off u*");
     let figs = report(&dir, &[Format::Svg]).unwrap();
     let names: Vec<&str> = figs.iter().map(|f| f.stem.as_str()).collect();
     assert!(names.contains(&"regime_angle_n400_d2"), "{names:?}");
