@@ -78,6 +78,14 @@ pub struct DgpSection {
     pub value_axes: Option<Spanned<i64>>,
     #[serde(default)]
     pub coupling: Option<Spanned<f64>>,
+    /// `population = "twins"`: the panel read from a CSV (a header of d names, one persona
+    /// per row) instead of generated.
+    #[serde(default)]
+    pub personas_file: Option<Spanned<String>>,
+    /// Σ_x of one alternative's features, read from a CSV (d rows of d numbers, no header):
+    /// x ~ N(0, Σ_x), z ~ N(0, 2Σ_x). Implies `features = "covariance"`.
+    #[serde(default)]
+    pub covariance_file: Option<Spanned<String>>,
 }
 
 fn default_features() -> Spanned<String> {
@@ -122,6 +130,55 @@ pub struct ResolvedPanel {
     pub pool: Arc<Vec<f64>>,
 }
 
+/// A numeric table read from a file named in `[dgp]` (row-major, `d` columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Column names (the header line; `x1..xd` for a file without one).
+    pub names: Vec<String>,
+    pub d: usize,
+    pub values: Arc<Vec<f64>>,
+}
+
+impl Table {
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.d.max(1)
+    }
+}
+
+/// What a `[dgp]` section names outside itself, read by the caller (this crate does no IO).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResolvedInputs {
+    /// Personas fitted to a real panel (`persona_source = "train"`).
+    pub panel: Option<ResolvedPanel>,
+    /// `personas_file`: one persona per row.
+    pub personas: Option<Table>,
+    /// `covariance_file`: Σ_x, d × d.
+    pub covariance: Option<Table>,
+}
+
+impl ResolvedInputs {
+    /// The dimension the files fix, if any (they agree: checked when they are read).
+    pub fn d(&self) -> Option<usize> {
+        self.panel
+            .as_ref()
+            .map(|p| p.d)
+            .or(self.personas.as_ref().map(|t| t.d))
+            .or(self.covariance.as_ref().map(|t| t.d))
+    }
+}
+
+/// Keys that generate a twin panel: they cannot be combined with `personas_file`.
+const TWIN_GENERATOR_KEYS: &[&str] = &[
+    "signal",
+    "value_axes",
+    "coupling",
+    "intensity_sigma",
+    "mirror",
+    "persona_seed",
+    "beta_bar",
+    "personas",
+];
+
 /// Where personas come from (`persona_source`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum PersonaSource {
@@ -133,7 +190,8 @@ pub enum PersonaSource {
 }
 
 const POPULATIONS: &str = "two_type, gaussian, skewed, scale, mixture, personas or twins";
-const FEATURES: &str = "isotropic, laplace, uniform, anisotropic, embedding, spectral or data";
+const FEATURES: &str =
+    "isotropic, laplace, uniform, anisotropic, embedding, spectral, covariance or data";
 const NOISES: &str = "logistic, gaussian or none";
 /// Largest |coefficient| and largest scale accepted: beyond it sigmoids and squares overflow
 /// or saturate and every fit is meaningless.
@@ -186,7 +244,7 @@ impl DgpSection {
     /// the population or the features ignore would repeat one cell under many names.
     pub fn uses(&self, key: &str) -> bool {
         let pop = self.population.get_ref().as_str();
-        let feat = self.features.get_ref().as_str();
+        let feat = self.features_name();
         match key {
             "signal" | "coupling" | "value_axes" => pop == "twins",
             "intensity_sigma" | "personas" => pop == "twins" || pop == "personas",
@@ -195,6 +253,33 @@ impl DgpSection {
             "embedding_noise" => feat == "embedding",
             "noise_scale" => self.noise.get_ref() != "none",
             _ => false,
+        }
+    }
+
+    /// The features' name: as written, or `covariance` when only `covariance_file` is given.
+    pub fn features_name(&self) -> &str {
+        let written = !self.features.span().is_empty();
+        if self.covariance_file.is_some() && !written {
+            "covariance"
+        } else {
+            self.features.get_ref().as_str()
+        }
+    }
+
+    /// Where one of [`TWIN_GENERATOR_KEYS`] is written (`Some(None)`: written, at a key that
+    /// keeps no position), or `None` when it is not.
+    fn written_at(&self, key: &str) -> Option<Option<std::ops::Range<usize>>> {
+        let sp = |v: Option<std::ops::Range<usize>>| v.map(Some);
+        match key {
+            "signal" => sp(self.signal.as_ref().map(|v| v.span())),
+            "value_axes" => sp(self.value_axes.as_ref().map(|v| v.span())),
+            "coupling" => sp(self.coupling.as_ref().map(|v| v.span())),
+            "intensity_sigma" => sp(self.intensity_sigma.as_ref().map(|v| v.span())),
+            "beta_bar" => sp(self.beta_bar.as_ref().map(|v| v.span())),
+            "personas" => sp(self.personas.as_ref().map(|v| v.span())),
+            "mirror" => self.mirror.map(|_| None),
+            "persona_seed" => self.persona_seed.map(|_| None),
+            _ => None,
         }
     }
 
@@ -218,7 +303,7 @@ impl DgpSection {
                 format!("expected {POPULATIONS}, got '{pop}'"),
             ));
         }
-        let feat = self.features.get_ref().as_str();
+        let feat = self.features_name();
         if ![
             "isotropic",
             "laplace",
@@ -226,6 +311,7 @@ impl DgpSection {
             "anisotropic",
             "embedding",
             "spectral",
+            "covariance",
             "data",
         ]
         .contains(&feat)
@@ -235,6 +321,51 @@ impl DgpSection {
                 "dgp.features",
                 format!("expected {FEATURES}, got '{feat}'"),
             ));
+        }
+        for (f, key) in [
+            (&self.personas_file, "dgp.personas_file"),
+            (&self.covariance_file, "dgp.covariance_file"),
+        ] {
+            if let Some(f) = f
+                && f.get_ref().trim().is_empty()
+            {
+                return Err(src.at(f.span(), key, "expected a file name, got an empty string"));
+            }
+        }
+        match (&self.covariance_file, feat) {
+            (Some(c), f) if f != "covariance" => {
+                return Err(src.at(
+                    c.span(),
+                    "dgp.covariance_file",
+                    format!("gives Gaussian features x ~ N(0, Σ_x): leave out features or write features = \"covariance\", not '{f}'"),
+                ));
+            }
+            (None, "covariance") => {
+                return Err(src.at(
+                    self.features.span(),
+                    "dgp.covariance_file",
+                    "is required with features = \"covariance\" (a CSV of d rows of d numbers: Σ_x)",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(f) = &self.personas_file {
+            if pop != "twins" {
+                return Err(src.at(
+                    f.span(),
+                    "dgp.personas_file",
+                    format!("applies to population = \"twins\" only, not '{pop}' (real panels: persona_source = \"train\")"),
+                ));
+            }
+            for key in TWIN_GENERATOR_KEYS {
+                if let Some(at) = self.written_at(key) {
+                    return Err(src.at(
+                        at.unwrap_or(f.span()),
+                        &format!("dgp.{key}"),
+                        "generates a twin panel: it does not apply when personas_file gives the panel (the file's rows are the personas)",
+                    ));
+                }
+            }
         }
         let noise = self.noise.get_ref().as_str();
         if !["logistic", "gaussian", "none"].contains(&noise) {
@@ -439,7 +570,7 @@ impl DgpSection {
                 return Err(src.at(
                     self.features.span(),
                     "dgp.features",
-                    format!("twins need Gaussian features (spectral, isotropic, anisotropic or embedding), got '{feat}'"),
+                    format!("twins need Gaussian features (spectral, covariance, isotropic, anisotropic or embedding), got '{feat}'"),
                 ));
             }
             return Ok(PersonaSource::Synthetic);
@@ -508,9 +639,9 @@ impl DgpSection {
     }
 
     /// The dimension the section implies when the grid gives none.
-    pub fn base_d(&self, panel: Option<&ResolvedPanel>) -> Option<usize> {
-        panel
-            .map(|r| r.d)
+    pub fn base_d(&self, inputs: Option<&ResolvedInputs>) -> Option<usize> {
+        inputs
+            .and_then(|r| r.d())
             .or_else(|| {
                 self.archetypes
                     .as_ref()
@@ -532,8 +663,9 @@ impl DgpSection {
         src: &Source,
         seed: u64,
         cell: &CellParams,
-        panel: Option<&ResolvedPanel>,
+        inputs: &ResolvedInputs,
     ) -> Result<Dgp, SpecError> {
+        let panel = inputs.panel.as_ref();
         let err =
             |span: std::ops::Range<usize>, key: &str, message: String| src.at(span, key, message);
         let mut owned = None;
@@ -580,7 +712,29 @@ impl DgpSection {
                 )),
             }
         };
-        let features = match g.features.get_ref().as_str() {
+        let file_d = |t: &Table, key: &str, span: std::ops::Range<usize>| {
+            if t.d == d {
+                Ok(())
+            } else {
+                Err(err(
+                    span,
+                    key,
+                    format!("the file has d = {} but the cell has d = {d} (leave out grid.d: the file fixes it)", t.d),
+                ))
+            }
+        };
+        let features = match g.features_name() {
+            "covariance" => {
+                let f = g.covariance_file.as_ref().expect("checked: covariance features name a file");
+                let t = inputs.covariance.as_ref().ok_or_else(|| {
+                    err(f.span(), "dgp.covariance_file", "was not read (resolve the experiment first)".into())
+                })?;
+                file_d(t, "dgp.covariance_file", f.span())?;
+                // Σ_z = 2 Σ_x (z = x_a − x_b, independent alternatives).
+                let cov_z: Vec<f64> = t.values.iter().map(|v| 2.0 * v).collect();
+                Features::gaussian_from_covariance(d, &cov_z)
+                    .map_err(|e| err(f.span(), "dgp.covariance_file", e.0))?
+            }
             "data" => match panel {
                 Some(r) => Features::Resampled {
                     d: r.d,
@@ -723,6 +877,31 @@ impl DgpSection {
                     .map(|mu| mu.iter().zip(&bar).map(|(m, b)| b + h * (m - b)).collect())
                     .collect();
                 Population::Mixture { means, weights }
+            }
+            "twins" if g.personas_file.is_some() => {
+                let f = g.personas_file.as_ref().expect("matched");
+                let t = inputs.personas.as_ref().ok_or_else(|| {
+                    err(f.span(), "dgp.personas_file", "was not read (resolve the experiment first)".into())
+                })?;
+                file_d(t, "dgp.personas_file", f.span())?;
+                // The file's rows are the panel; heterogeneity h ≠ 1 scales each row's
+                // deviation from the panel mean (h = 1 keeps the rows bit for bit).
+                let betas = if h == 1.0 {
+                    t.values.clone()
+                } else {
+                    let r = t.rows();
+                    let mut bar = vec![0.0; d];
+                    for row in t.values.chunks_exact(d) {
+                        axpy(1.0 / r as f64, row, &mut bar);
+                    }
+                    Arc::new(
+                        t.values
+                            .chunks_exact(d)
+                            .flat_map(|row| row.iter().zip(&bar).map(|(b, m)| m + h * (b - m)))
+                            .collect(),
+                    )
+                };
+                Population::Personas { d, betas }
             }
             "twins" => {
                 let b = match &g.beta_bar {

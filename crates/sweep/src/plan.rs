@@ -12,7 +12,7 @@ use crate::error::{SweepError, input};
 use crate::spec::{Cell, ExperimentSpec, cell_key};
 use signest_core::spec::SpecError;
 use signest_sim::Dgp;
-use signest_sim::spec::{PersonaSource, ResolvedPanel};
+use signest_sim::spec::{PersonaSource, ResolvedInputs, ResolvedPanel, Table};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,6 +42,10 @@ pub struct Experiment {
     pub spec: ExperimentSpec,
     /// Personas read from a file (`persona_source = "train"`).
     pub real_personas: Option<RealPersonas>,
+    /// The twin panel of `personas_file`, as read.
+    pub twin_personas: Option<Table>,
+    /// Σ_x of `covariance_file`, as read.
+    pub covariance: Option<Table>,
 }
 
 impl std::ops::Deref for Experiment {
@@ -59,7 +63,7 @@ impl std::ops::DerefMut for Experiment {
     }
 }
 
-pub use crate::results::{PERSONAS_FILE, POOL_FILE};
+pub use crate::results::{COVARIANCE_FILE, PERSONAS_FILE, POOL_FILE, TWIN_PERSONAS_FILE};
 
 impl Experiment {
     /// Reads, validates and resolves an experiment file.
@@ -88,17 +92,7 @@ impl Experiment {
             (PersonaSource::File { .. }, Inputs::ResultsDir(dir)) => Some(read_panel(dir)?),
             (PersonaSource::File { path, ridge }, Inputs::Files) => {
                 let src = spec.source();
-                let given = PathBuf::from(path.get_ref());
-                let resolved = if given.is_absolute() || given.exists() {
-                    given.clone()
-                } else {
-                    Path::new(&spec.file)
-                        .ancestors()
-                        .skip(1)
-                        .map(|a| a.join(&given))
-                        .find(|c| c.exists())
-                        .unwrap_or(given.clone())
-                };
+                let resolved = find_input(&spec.file, path.get_ref());
                 if !resolved.exists() {
                     return Err(src
                         .at(
@@ -117,17 +111,76 @@ impl Experiment {
                 )
             }
         };
-        if let Some(r) = &real_personas
+        // personas_file / covariance_file: from the files named, or the directory's copies.
+        let table = |key: &str, given: &Option<toml::Spanned<String>>, copy: &str, header: bool| {
+            let Some(given) = given else {
+                return Ok(None);
+            };
+            let src = spec.source();
+            let path = match inputs {
+                Inputs::Files => find_input(&spec.file, given.get_ref()),
+                Inputs::ResultsDir(dir) => dir.join(copy),
+            };
+            read_table(&path, header)
+                .map(Some)
+                .map_err(|m| SweepError::from(src.at(given.span(), key, m)))
+        };
+        let twin_personas = table(
+            "dgp.personas_file",
+            &spec.dgp.personas_file,
+            TWIN_PERSONAS_FILE,
+            true,
+        )?;
+        let covariance = table(
+            "dgp.covariance_file",
+            &spec.dgp.covariance_file,
+            COVARIANCE_FILE,
+            false,
+        )?;
+        if let Some(c) = &covariance
+            && c.rows() != c.d
+        {
+            let f = spec.dgp.covariance_file.as_ref().expect("read");
+            return Err(spec
+                .source()
+                .at(
+                    f.span(),
+                    "dgp.covariance_file",
+                    format!("Σ_x must be d × d: {} rows of {} numbers", c.rows(), c.d),
+                )
+                .into());
+        }
+        if let (Some(p), Some(c)) = (&twin_personas, &covariance)
+            && p.d != c.d
+        {
+            let f = spec.dgp.covariance_file.as_ref().expect("read");
+            return Err(spec
+                .source()
+                .at(
+                    f.span(),
+                    "dgp.covariance_file",
+                    format!("is {0} × {0} but personas_file has d = {1}", c.d, p.d),
+                )
+                .into());
+        }
+        let fixed_d = real_personas
+            .as_ref()
+            .map(|r| r.panel.d)
+            .or(twin_personas.as_ref().map(|t| t.d))
+            .or(covariance.as_ref().map(|t| t.d));
+        if let Some(d) = fixed_d
             && spec.cells.iter().any(|c| c.d == 0)
         {
             for c in &mut spec.cells {
-                c.d = r.panel.d;
+                c.d = d;
                 c.key = cell_key(c.n, c.d, c.heterogeneity, c.type_weight, &c.dgp);
             }
         }
         let exp = Experiment {
             spec,
             real_personas,
+            twin_personas,
+            covariance,
         };
         // Build every cell's DGP now, so that impossible values fail before any work.
         for c in &exp.cells {
@@ -155,8 +208,17 @@ impl Experiment {
             &self.source(),
             self.seed,
             &cell.params(),
-            self.real_personas.as_ref().map(|r| &r.panel),
+            &self.inputs(),
         )?)
+    }
+
+    /// What the `[dgp]` section needed from files, as read.
+    pub fn inputs(&self) -> ResolvedInputs {
+        ResolvedInputs {
+            panel: self.real_personas.as_ref().map(|r| r.panel.clone()),
+            personas: self.twin_personas.clone(),
+            covariance: self.covariance.clone(),
+        }
     }
 
     /// Peak memory of a run at `threads` threads, in bytes, estimated before any work: per
@@ -192,7 +254,12 @@ impl Experiment {
         let panel = self
             .real_personas
             .as_ref()
-            .map_or(0, |r| 8 * (r.panel.betas.len() + r.panel.pool.len()) as u64);
+            .map_or(0, |r| 8 * (r.panel.betas.len() + r.panel.pool.len()) as u64)
+            + [&self.twin_personas, &self.covariance]
+                .iter()
+                .filter_map(|t| t.as_ref())
+                .map(|t| 8 * t.values.len() as u64)
+                .sum::<u64>();
         per_thread
             .saturating_mul(threads as u64)
             .saturating_add(test_sets)
@@ -294,48 +361,126 @@ pub fn panel_files(r: &RealPersonas) -> (String, String) {
     (table(&r.panel.betas), table(&r.panel.pool))
 }
 
-fn read_table(path: &Path) -> Result<(Vec<String>, Vec<f64>), SweepError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        input(format!(
-            "{}: {e} (a results directory of personas read from a file keeps the resolved panel here)",
-            path.display()
-        ))
-    })?;
-    let mut lines = text.lines();
-    let names: Vec<String> = lines
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let mut v = Vec::new();
-    for (i, l) in lines.enumerate() {
-        let row: Vec<&str> = l.split(',').collect();
-        if row.len() != names.len() {
-            return Err(input(format!(
-                "{}:{}: expected {} numbers, got {}",
-                path.display(),
-                i + 2,
-                names.len(),
-                row.len()
-            )));
-        }
-        for x in row {
-            v.push(x.parse::<f64>().map_err(|_| {
-                input(format!(
-                    "{}:{}: '{x}' is not a number",
-                    path.display(),
-                    i + 2
-                ))
-            })?);
+/// Largest file a `[dgp]` key may name (bytes): read whole, so bounded before reading.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// A relative input path: the working directory, then each directory above the experiment
+/// file (absolute paths as given).
+fn find_input(experiment_file: &str, given: &str) -> PathBuf {
+    let given = PathBuf::from(given);
+    if given.is_absolute() || given.exists() {
+        return given;
+    }
+    Path::new(experiment_file)
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join(&given))
+        .find(|c| c.exists())
+        .unwrap_or(given)
+}
+
+/// A CSV of numbers: with `header`, a first line of column names; without, `x1..xd`. Every
+/// row has the same number of finite numbers. Errors name the file and line.
+pub fn read_table(path: &Path, header: bool) -> Result<Table, String> {
+    let shown = path.display();
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{shown}: cannot read: {e}"))?
+        .len();
+    if size > MAX_INPUT_BYTES {
+        return Err(format!(
+            "{shown}: {size} bytes is more than the {MAX_INPUT_BYTES} a [dgp] file may have"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let mut names: Vec<String> = Vec::new();
+    if header {
+        let (_, l) = lines
+            .next()
+            .ok_or_else(|| format!("{shown}: empty file (expected a header line of names)"))?;
+        names = l.split(',').map(|x| x.trim().to_string()).collect();
+        if names.iter().any(|n| n.parse::<f64>().is_ok()) {
+            return Err(format!(
+                "{shown}:1: expected a header line of column names, got numbers"
+            ));
         }
     }
-    Ok((names, v))
+    let mut values = Vec::new();
+    let mut width = header.then_some(names.len());
+    for (i, l) in lines {
+        let row: Vec<&str> = l.split(',').map(str::trim).collect();
+        let w = *width.get_or_insert(row.len());
+        if row.len() != w {
+            return Err(format!(
+                "{shown}:{}: expected {w} numbers, got {}",
+                i + 1,
+                row.len()
+            ));
+        }
+        for x in row {
+            match x.parse::<f64>() {
+                Ok(v) if v.is_finite() => values.push(v),
+                _ => return Err(format!("{shown}:{}: '{x}' is not a finite number", i + 1)),
+            }
+        }
+    }
+    let d = width.unwrap_or(0);
+    if d == 0 || values.is_empty() {
+        return Err(format!("{shown}: no rows of numbers"));
+    }
+    if d as i64 > crate::spec::MAX_D {
+        return Err(format!(
+            "{shown}: {d} columns is more than d = {}",
+            crate::spec::MAX_D
+        ));
+    }
+    if !header {
+        names = (1..=d).map(|j| format!("x{j}")).collect();
+    }
+    Ok(Table {
+        names,
+        d,
+        values: Arc::new(values),
+    })
+}
+
+/// A table as CSV text, numbers in Rust's shortest round-trip form (reading it back gives
+/// the same bits); with `header`, its names first.
+pub fn table_text(t: &Table, header: bool) -> String {
+    let mut s = String::new();
+    if header {
+        s += &t.names.join(",");
+        s.push('\n');
+    }
+    for row in t.values.chunks_exact(t.d) {
+        s += &row
+            .iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        s.push('\n');
+    }
+    s
 }
 
 fn read_panel(dir: &Path) -> Result<RealPersonas, SweepError> {
-    let (names, betas) = read_table(&dir.join(PERSONAS_FILE))?;
-    let (pool_names, pool) = read_table(&dir.join(POOL_FILE))?;
+    let read = |name: &str| {
+        read_table(&dir.join(name), true).map_err(|m| {
+            input(format!(
+                "{m} (a results directory of personas read from a file keeps the resolved panel here)"
+            ))
+        })
+    };
+    let (t, p) = (read(PERSONAS_FILE)?, read(POOL_FILE)?);
+    let (names, betas, pool_names, pool) = (
+        t.names,
+        Arc::unwrap_or_clone(t.values),
+        p.names,
+        Arc::unwrap_or_clone(p.values),
+    );
     if names != pool_names || names.is_empty() {
         return Err(input(format!(
             "{}: {PERSONAS_FILE} and {POOL_FILE} disagree on the features",

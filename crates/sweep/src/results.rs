@@ -40,6 +40,10 @@ pub const LOCK: &str = ".lock";
 /// The resolved persona panel (personas read from a file) and the pool they were shown.
 pub const PERSONAS_FILE: &str = "personas.csv";
 pub const POOL_FILE: &str = "persona_pool.csv";
+/// Copies of `personas_file` (with its header) and `covariance_file` (Σ_x, no header), in
+/// round-trip form: a plan resolved from the directory reads these, never the originals.
+pub const TWIN_PERSONAS_FILE: &str = "twin_personas.csv";
+pub const COVARIANCE_FILE: &str = "covariance.csv";
 /// The gate's report (`signest check`).
 pub const CHECK: &str = "check.md";
 /// The effort check's rows (`signest effort`).
@@ -268,6 +272,12 @@ impl ResultsDir {
             let (betas, pool) = panel_files(r);
             self.write(PERSONAS_FILE, betas.as_bytes())?;
             self.write(POOL_FILE, pool.as_bytes())?;
+        }
+        if let Some(t) = &exp.twin_personas {
+            self.write(TWIN_PERSONAS_FILE, crate::plan::table_text(t, true).as_bytes())?;
+        }
+        if let Some(t) = &exp.covariance {
+            self.write(COVARIANCE_FILE, crate::plan::table_text(t, false).as_bytes())?;
         }
         Ok(())
     }

@@ -378,9 +378,11 @@ impl ExperimentSpec {
             None => {
                 // Personas from a file fix d only when read (stage 2); 0 stands for "theirs".
                 let d = dgp.base_d(None);
+                let from_files = dgp.personas_file.is_some() || dgp.covariance_file.is_some();
                 match (d, &persona_source) {
                     (Some(d), _) => vec![d],
                     (None, PersonaSource::File { .. }) => vec![0],
+                    (None, _) if from_files => vec![0],
                     (None, PersonaSource::Synthetic) => {
                         return Err(at(
                             raw.dgp.span(),
