@@ -31,6 +31,10 @@ pub enum Features {
     /// square root; full rank). Built by [`Features::spectral`] for the twin panels (SPEC §6
     /// `twins`) or from a covariance with [`Features::gaussian_from_covariance`].
     Gaussian { d: usize, root: Arc<Vec<f64>> },
+    /// Embeddings of N ≥ 2 alternatives (`rows`, row-major N×d, e.g. a user's sentence
+    /// embeddings): z = x_i − x_j for a uniformly drawn ordered pair i ≠ j. Mean 0 and
+    /// E[z z'] = 2N/(N−1)·(S − m m'), S and m the rows' second moment and mean.
+    Pairs { d: usize, rows: Arc<Vec<f64>> },
 }
 
 impl Features {
@@ -176,6 +180,29 @@ impl Features {
                 }
             }
             Features::Resampled { .. } => return self.second_moment(),
+            Features::Pairs { d, rows } => {
+                let d = *d;
+                let n = (rows.len() / d) as f64;
+                let mut m = vec![0.0; d];
+                for row in rows.chunks_exact(d) {
+                    signest_core::linalg::axpy(1.0 / n, row, &mut m);
+                }
+                // Centred rows: S − m m' summed without cancellation.
+                for row in rows.chunks_exact(d) {
+                    for i in 0..d {
+                        for j in 0..=i {
+                            c[i * d + j] += (row[i] - m[i]) * (row[j] - m[j]);
+                        }
+                    }
+                }
+                let f = 2.0 / (n - 1.0);
+                for i in 0..d {
+                    for j in 0..=i {
+                        c[i * d + j] *= f;
+                        c[j * d + i] = c[i * d + j];
+                    }
+                }
+            }
         }
         c
     }
@@ -225,7 +252,8 @@ impl Features {
             | Features::Laplace { d, .. }
             | Features::Uniform { d, .. }
             | Features::EmbeddingLike { d, .. }
-            | Features::Resampled { d, .. } => *d,
+            | Features::Resampled { d, .. }
+            | Features::Pairs { d, .. } => *d,
             Features::Anisotropic { scales } => scales.len(),
         }
     }
@@ -274,6 +302,18 @@ impl Features {
                 }
                 if root.iter().any(|x| !x.is_finite()) {
                     return err("features: Gaussian root has a non-finite entry");
+                }
+                Ok(())
+            }
+            Features::Pairs { rows, .. } => {
+                if rows.len() < 2 * d || rows.len() % d != 0 {
+                    return err(format!(
+                        "features: embeddings need at least 2 rows of d = {d} values, got {} values",
+                        rows.len()
+                    ));
+                }
+                if rows.iter().any(|x| !x.is_finite()) {
+                    return err("features: embeddings have a non-finite value");
                 }
                 Ok(())
             }
@@ -353,6 +393,17 @@ impl VectorDistribution for Features {
                 let m = rows.len() / d;
                 let k = rng.random_range(0..m);
                 out.copy_from_slice(&rows[k * d..(k + 1) * d]);
+            }
+            Features::Pairs { d, rows } => {
+                let m = rows.len() / d;
+                let i = rng.random_range(0..m);
+                let mut j = rng.random_range(0..m - 1);
+                if j >= i {
+                    j += 1;
+                }
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = rows[i * d + k] - rows[j * d + k];
+                }
             }
             Features::Gaussian { d, root } => {
                 // g first (d normals), then z = R g.

@@ -204,6 +204,7 @@ impl Dgp {
             },
             Features::EmbeddingLike { .. }
             | Features::Resampled { .. }
+            | Features::Pairs { .. }
             | Features::Gaussian { .. } => return None,
         };
         let block = Dgp::new(self.population.truncated(k), features, self.noise).ok()?;

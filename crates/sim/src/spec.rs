@@ -86,6 +86,11 @@ pub struct DgpSection {
     /// x ~ N(0, Σ_x), z ~ N(0, 2Σ_x). Implies `features = "covariance"`.
     #[serde(default)]
     pub covariance_file: Option<Spanned<String>>,
+    /// Embeddings of the alternatives, read from `.npy` (N×d, f8 or f4) or CSV (N rows of d
+    /// numbers, an optional header line): z = x_i − x_j for a uniform pair i ≠ j. Implies
+    /// `features = "embeddings"`.
+    #[serde(default)]
+    pub embeddings_file: Option<Spanned<String>>,
 }
 
 fn default_features() -> Spanned<String> {
@@ -154,6 +159,8 @@ pub struct ResolvedInputs {
     pub personas: Option<Table>,
     /// `covariance_file`: Σ_x, d × d.
     pub covariance: Option<Table>,
+    /// `embeddings_file`: one alternative per row.
+    pub embeddings: Option<Table>,
 }
 
 impl ResolvedInputs {
@@ -164,6 +171,7 @@ impl ResolvedInputs {
             .map(|p| p.d)
             .or(self.personas.as_ref().map(|t| t.d))
             .or(self.covariance.as_ref().map(|t| t.d))
+            .or(self.embeddings.as_ref().map(|t| t.d))
     }
 }
 
@@ -261,6 +269,8 @@ impl DgpSection {
         let written = !self.features.span().is_empty();
         if self.covariance_file.is_some() && !written {
             "covariance"
+        } else if self.embeddings_file.is_some() && !written {
+            "embeddings"
         } else {
             self.features.get_ref().as_str()
         }
@@ -312,6 +322,7 @@ impl DgpSection {
             "embedding",
             "spectral",
             "covariance",
+            "embeddings",
             "data",
         ]
         .contains(&feat)
@@ -325,6 +336,7 @@ impl DgpSection {
         for (f, key) in [
             (&self.personas_file, "dgp.personas_file"),
             (&self.covariance_file, "dgp.covariance_file"),
+            (&self.embeddings_file, "dgp.embeddings_file"),
         ] {
             if let Some(f) = f
                 && f.get_ref().trim().is_empty()
@@ -345,6 +357,23 @@ impl DgpSection {
                     self.features.span(),
                     "dgp.covariance_file",
                     "is required with features = \"covariance\" (a CSV of d rows of d numbers: Σ_x)",
+                ));
+            }
+            _ => {}
+        }
+        match (&self.embeddings_file, feat) {
+            (Some(c), f) if f != "embeddings" => {
+                return Err(src.at(
+                    c.span(),
+                    "dgp.embeddings_file",
+                    format!("gives features z = x_i − x_j from the file's rows: leave out features (and covariance_file) or write features = \"embeddings\", not '{f}'"),
+                ));
+            }
+            (None, "embeddings") => {
+                return Err(src.at(
+                    self.features.span(),
+                    "dgp.embeddings_file",
+                    "is required with features = \"embeddings\" (.npy or CSV, one alternative per row)",
                 ));
             }
             _ => {}
@@ -570,7 +599,7 @@ impl DgpSection {
                 return Err(src.at(
                     self.features.span(),
                     "dgp.features",
-                    format!("twins need Gaussian features (spectral, covariance, isotropic, anisotropic or embedding), got '{feat}'"),
+                    format!("twins need features with a known covariance (spectral, covariance, isotropic, anisotropic, embedding or embeddings), got '{feat}'"),
                 ));
             }
             return Ok(PersonaSource::Synthetic);
@@ -719,21 +748,49 @@ impl DgpSection {
                 Err(err(
                     span,
                     key,
-                    format!("the file has d = {} but the cell has d = {d} (leave out grid.d: the file fixes it)", t.d),
+                    format!(
+                        "the file has d = {} but the cell has d = {d} (leave out grid.d: the file fixes it)",
+                        t.d
+                    ),
                 ))
             }
         };
         let features = match g.features_name() {
             "covariance" => {
-                let f = g.covariance_file.as_ref().expect("checked: covariance features name a file");
+                let f = g
+                    .covariance_file
+                    .as_ref()
+                    .expect("checked: covariance features name a file");
                 let t = inputs.covariance.as_ref().ok_or_else(|| {
-                    err(f.span(), "dgp.covariance_file", "was not read (resolve the experiment first)".into())
+                    err(
+                        f.span(),
+                        "dgp.covariance_file",
+                        "was not read (resolve the experiment first)".into(),
+                    )
                 })?;
                 file_d(t, "dgp.covariance_file", f.span())?;
                 // Σ_z = 2 Σ_x (z = x_a − x_b, independent alternatives).
                 let cov_z: Vec<f64> = t.values.iter().map(|v| 2.0 * v).collect();
                 Features::gaussian_from_covariance(d, &cov_z)
                     .map_err(|e| err(f.span(), "dgp.covariance_file", e.0))?
+            }
+            "embeddings" => {
+                let f = g
+                    .embeddings_file
+                    .as_ref()
+                    .expect("checked: embeddings features name a file");
+                let t = inputs.embeddings.as_ref().ok_or_else(|| {
+                    err(
+                        f.span(),
+                        "dgp.embeddings_file",
+                        "was not read (resolve the experiment first)".into(),
+                    )
+                })?;
+                file_d(t, "dgp.embeddings_file", f.span())?;
+                Features::Pairs {
+                    d,
+                    rows: t.values.clone(),
+                }
             }
             "data" => match panel {
                 Some(r) => Features::Resampled {
@@ -881,7 +938,11 @@ impl DgpSection {
             "twins" if g.personas_file.is_some() => {
                 let f = g.personas_file.as_ref().expect("matched");
                 let t = inputs.personas.as_ref().ok_or_else(|| {
-                    err(f.span(), "dgp.personas_file", "was not read (resolve the experiment first)".into())
+                    err(
+                        f.span(),
+                        "dgp.personas_file",
+                        "was not read (resolve the experiment first)".into(),
+                    )
                 })?;
                 file_d(t, "dgp.personas_file", f.span())?;
                 // The file's rows are the panel; heterogeneity h ≠ 1 scales each row's

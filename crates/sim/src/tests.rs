@@ -314,3 +314,61 @@ fn disagreement_equals_sigma_angle_over_180_for_gaussian_features() {
         assert!((eu - exact).abs() > 10.0 * mc.mcse, "{eu} vs {exact}");
     }
 }
+
+/// Embedding pairs: the closed-form E[z z'] = 2N/(N−1)(S − m m') equals the average of
+/// (x_i − x_j)(x_i − x_j)' over all N(N−1) ordered pairs (enumerated, to 1e-12), and draws
+/// hit every ordered pair i ≠ j uniformly (each of the 20 counts within 5 binomial SEs of
+/// n/20: false-alarm probability below 1e-4 over the 20) and never i = j.
+#[test]
+fn embedding_pairs_have_their_covariance_and_draw_uniform_pairs() {
+    let rows = vec![0.5, 1.0, -1.0, 2.0, 3.0, 0.25, 0.0, -0.5, 1.5, 1.5];
+    let (n_alt, d) = (5, 2);
+    let f = Features::Pairs {
+        d,
+        rows: std::sync::Arc::new(rows.clone()),
+    };
+    f.validate().unwrap();
+    assert!(!f.is_gaussian());
+    let mut want = [0.0; 4];
+    for i in 0..n_alt {
+        for j in 0..n_alt {
+            if i != j {
+                let z = [rows[2 * i] - rows[2 * j], rows[2 * i + 1] - rows[2 * j + 1]];
+                for a in 0..2 {
+                    for b in 0..2 {
+                        want[a * 2 + b] += z[a] * z[b] / (n_alt * (n_alt - 1)) as f64;
+                    }
+                }
+            }
+        }
+    }
+    let got = f.covariance();
+    for k in 0..4 {
+        assert!((got[k] - want[k]).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+    let mut rng = stream(13, "test/pairs", 0);
+    let n = 100_000;
+    let mut counts = std::collections::HashMap::new();
+    let mut z = [0.0; 2];
+    for _ in 0..n {
+        f.sample_into(&mut rng, &mut z);
+        assert!(z != [0.0, 0.0], "a pair i = j was drawn");
+        *counts
+            .entry((z[0].to_bits(), z[1].to_bits()))
+            .or_insert(0usize) += 1;
+    }
+    assert_eq!(counts.len(), 20);
+    let p = 1.0 / 20.0;
+    let se = (n as f64 * p * (1.0 - p)).sqrt();
+    for c in counts.values() {
+        assert!((*c as f64 - n as f64 * p).abs() < 5.0 * se, "count {c}");
+    }
+    assert!(
+        Features::Pairs {
+            d: 2,
+            rows: std::sync::Arc::new(vec![1.0, 2.0])
+        }
+        .validate()
+        .is_err()
+    );
+}

@@ -46,6 +46,8 @@ pub struct Experiment {
     pub twin_personas: Option<Table>,
     /// Σ_x of `covariance_file`, as read.
     pub covariance: Option<Table>,
+    /// The alternatives of `embeddings_file`, as read.
+    pub embeddings: Option<Table>,
 }
 
 impl std::ops::Deref for Experiment {
@@ -63,7 +65,9 @@ impl std::ops::DerefMut for Experiment {
     }
 }
 
-pub use crate::results::{COVARIANCE_FILE, PERSONAS_FILE, POOL_FILE, TWIN_PERSONAS_FILE};
+pub use crate::results::{
+    COVARIANCE_FILE, EMBEDDINGS_FILE, PERSONAS_FILE, POOL_FILE, TWIN_PERSONAS_FILE,
+};
 
 impl Experiment {
     /// Reads, validates and resolves an experiment file.
@@ -111,32 +115,57 @@ impl Experiment {
                 )
             }
         };
-        // personas_file / covariance_file: from the files named, or the directory's copies.
-        let table = |key: &str, given: &Option<toml::Spanned<String>>, copy: &str, header: bool| {
-            let Some(given) = given else {
-                return Ok(None);
+        // personas_file / covariance_file / embeddings_file: from the files named, or the
+        // directory's copies.
+        let table =
+            |key: &str, given: &Option<toml::Spanned<String>>, copy: &str, header: Option<bool>| {
+                let Some(given) = given else {
+                    return Ok(None);
+                };
+                let src = spec.source();
+                let path = match inputs {
+                    Inputs::Files => find_input(&spec.file, given.get_ref()),
+                    Inputs::ResultsDir(dir) => dir.join(copy),
+                };
+                let read = if path.extension().is_some_and(|e| e == "npy") && header.is_none() {
+                    read_npy(&path)
+                } else {
+                    read_table(&path, header)
+                };
+                read.map(Some)
+                    .map_err(|m| SweepError::from(src.at(given.span(), key, m)))
             };
-            let src = spec.source();
-            let path = match inputs {
-                Inputs::Files => find_input(&spec.file, given.get_ref()),
-                Inputs::ResultsDir(dir) => dir.join(copy),
-            };
-            read_table(&path, header)
-                .map(Some)
-                .map_err(|m| SweepError::from(src.at(given.span(), key, m)))
-        };
         let twin_personas = table(
             "dgp.personas_file",
             &spec.dgp.personas_file,
             TWIN_PERSONAS_FILE,
-            true,
+            Some(true),
         )?;
         let covariance = table(
             "dgp.covariance_file",
             &spec.dgp.covariance_file,
             COVARIANCE_FILE,
-            false,
+            Some(false),
         )?;
+        let embeddings = table(
+            "dgp.embeddings_file",
+            &spec.dgp.embeddings_file,
+            EMBEDDINGS_FILE,
+            None,
+        )?;
+        if let Some(e) = &embeddings
+            && e.rows() < 2
+        {
+            let f = spec.dgp.embeddings_file.as_ref().expect("read");
+            return Err(spec
+                .source()
+                .at(
+                    f.span(),
+                    "dgp.embeddings_file",
+                    "needs at least 2 alternatives (rows)",
+                )
+                .into());
+        }
         if let Some(c) = &covariance
             && c.rows() != c.d
         {
@@ -150,16 +179,23 @@ impl Experiment {
                 )
                 .into());
         }
-        if let (Some(p), Some(c)) = (&twin_personas, &covariance)
-            && p.d != c.d
+        if let (Some(p), Some((c, key, given))) = (
+            &twin_personas,
+            covariance
+                .as_ref()
+                .map(|c| (c, "dgp.covariance_file", &spec.dgp.covariance_file))
+                .or(embeddings
+                    .as_ref()
+                    .map(|e| (e, "dgp.embeddings_file", &spec.dgp.embeddings_file))),
+        ) && p.d != c.d
         {
-            let f = spec.dgp.covariance_file.as_ref().expect("read");
+            let f = given.as_ref().expect("read");
             return Err(spec
                 .source()
                 .at(
                     f.span(),
-                    "dgp.covariance_file",
-                    format!("is {0} × {0} but personas_file has d = {1}", c.d, p.d),
+                    key,
+                    format!("has d = {} but personas_file has d = {}", c.d, p.d),
                 )
                 .into());
         }
@@ -167,7 +203,8 @@ impl Experiment {
             .as_ref()
             .map(|r| r.panel.d)
             .or(twin_personas.as_ref().map(|t| t.d))
-            .or(covariance.as_ref().map(|t| t.d));
+            .or(covariance.as_ref().map(|t| t.d))
+            .or(embeddings.as_ref().map(|t| t.d));
         if let Some(d) = fixed_d
             && spec.cells.iter().any(|c| c.d == 0)
         {
@@ -181,6 +218,7 @@ impl Experiment {
             real_personas,
             twin_personas,
             covariance,
+            embeddings,
         };
         // Build every cell's DGP now, so that impossible values fail before any work.
         for c in &exp.cells {
@@ -204,12 +242,9 @@ impl Experiment {
 
     /// The DGP of a cell.
     pub fn dgp_for(&self, cell: &Cell) -> Result<Dgp, SweepError> {
-        Ok(self.dgp.build(
-            &self.source(),
-            self.seed,
-            &cell.params(),
-            &self.inputs(),
-        )?)
+        Ok(self
+            .dgp
+            .build(&self.source(), self.seed, &cell.params(), &self.inputs())?)
     }
 
     /// What the `[dgp]` section needed from files, as read.
@@ -218,6 +253,7 @@ impl Experiment {
             panel: self.real_personas.as_ref().map(|r| r.panel.clone()),
             personas: self.twin_personas.clone(),
             covariance: self.covariance.clone(),
+            embeddings: self.embeddings.clone(),
         }
     }
 
@@ -255,7 +291,7 @@ impl Experiment {
             .real_personas
             .as_ref()
             .map_or(0, |r| 8 * (r.panel.betas.len() + r.panel.pool.len()) as u64)
-            + [&self.twin_personas, &self.covariance]
+            + [&self.twin_personas, &self.covariance, &self.embeddings]
                 .iter()
                 .filter_map(|t| t.as_ref())
                 .map(|t| 8 * t.values.len() as u64)
@@ -379,9 +415,8 @@ fn find_input(experiment_file: &str, given: &str) -> PathBuf {
         .unwrap_or(given)
 }
 
-/// A CSV of numbers: with `header`, a first line of column names; without, `x1..xd`. Every
-/// row has the same number of finite numbers. Errors name the file and line.
-pub fn read_table(path: &Path, header: bool) -> Result<Table, String> {
+/// Refuses a file larger than [`MAX_INPUT_BYTES`] before reading it.
+fn check_size(path: &Path) -> Result<(), String> {
     let shown = path.display();
     let size = std::fs::metadata(path)
         .map_err(|e| format!("{shown}: cannot read: {e}"))?
@@ -391,11 +426,27 @@ pub fn read_table(path: &Path, header: bool) -> Result<Table, String> {
             "{shown}: {size} bytes is more than the {MAX_INPUT_BYTES} a [dgp] file may have"
         ));
     }
+    Ok(())
+}
+
+/// A CSV of numbers: with `header = Some(true)`, a first line of column names; with
+/// `Some(false)`, none (names `x1..xd`); with `None`, a header when the first line is not
+/// all numbers. Every row has the same number of finite numbers. Errors name the file and
+/// line.
+pub fn read_table(path: &Path, header: Option<bool>) -> Result<Table, String> {
+    let shown = path.display();
+    check_size(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     let mut lines = text
         .lines()
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
+        .filter(|(_, l)| !l.trim().is_empty())
+        .peekable();
+    let header = header.unwrap_or_else(|| {
+        lines
+            .peek()
+            .is_some_and(|(_, l)| l.split(',').any(|x| x.trim().parse::<f64>().is_err()))
+    });
     let mut names: Vec<String> = Vec::new();
     if header {
         let (_, l) = lines
@@ -447,6 +498,83 @@ pub fn read_table(path: &Path, header: bool) -> Result<Table, String> {
     })
 }
 
+/// A `.npy` array of N alternatives × d (`<f8`, or `<f4` widened exactly; C or Fortran
+/// order), as a table with names `x1..xd`.
+pub fn read_npy(path: &Path) -> Result<Table, String> {
+    let shown = path.display();
+    check_size(path)?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let npy =
+        npyz::NpyFile::new(&bytes[..]).map_err(|e| format!("{shown}: not a .npy file: {e}"))?;
+    let shape = npy.shape().to_vec();
+    let [n, d] = shape[..] else {
+        return Err(format!(
+            "{shown}: expected a 2-D array (alternatives × d), got shape {shape:?}"
+        ));
+    };
+    let (n, d) = (n as usize, d as usize);
+    if n == 0 || d == 0 || d as i64 > crate::spec::MAX_D {
+        return Err(format!(
+            "{shown}: shape {shape:?}: need at least one row and 1 <= d <= {}",
+            crate::spec::MAX_D
+        ));
+    }
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let descr = npy.dtype().descr();
+    let flat: Vec<f64> = match descr.trim_matches('\'') {
+        "<f8" | "=f8" => npy.into_vec::<f64>(),
+        "<f4" | "=f4" => npy
+            .into_vec::<f32>()
+            .map(|v| v.into_iter().map(f64::from).collect()),
+        other => {
+            return Err(format!(
+                "{shown}: dtype {other}: expected little-endian float64 (<f8) or float32 (<f4)"
+            ));
+        }
+    }
+    .map_err(|e| format!("{shown}: {e}"))?;
+    if flat.len() != n * d {
+        return Err(format!(
+            "{shown}: {} values for shape {shape:?}",
+            flat.len()
+        ));
+    }
+    let values: Vec<f64> = if fortran {
+        (0..n * d).map(|k| flat[(k % d) * n + k / d]).collect()
+    } else {
+        flat
+    };
+    if let Some(k) = values.iter().position(|x| !x.is_finite()) {
+        return Err(format!(
+            "{shown}: row {}, column {}: {} is not finite",
+            k / d + 1,
+            k % d + 1,
+            values[k]
+        ));
+    }
+    Ok(Table {
+        names: (1..=d).map(|j| format!("x{j}")).collect(),
+        d,
+        values: Arc::new(values),
+    })
+}
+
+/// A table as `.npy` bytes (`<f8`, C order): exact, and compact for large embeddings.
+pub fn table_npy(t: &Table) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut out = Vec::new();
+    let mut w = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[t.rows() as u64, t.d as u64])
+        .writer(&mut out)
+        .begin_nd()
+        .expect("writing to memory");
+    w.extend(t.values.iter().copied())
+        .expect("writing to memory");
+    w.finish().expect("writing to memory");
+    out
+}
+
 /// A table as CSV text, numbers in Rust's shortest round-trip form (reading it back gives
 /// the same bits); with `header`, its names first.
 pub fn table_text(t: &Table, header: bool) -> String {
@@ -468,7 +596,7 @@ pub fn table_text(t: &Table, header: bool) -> String {
 
 fn read_panel(dir: &Path) -> Result<RealPersonas, SweepError> {
     let read = |name: &str| {
-        read_table(&dir.join(name), true).map_err(|m| {
+        read_table(&dir.join(name), Some(true)).map_err(|m| {
             input(format!(
                 "{m} (a results directory of personas read from a file keeps the resolved panel here)"
             ))

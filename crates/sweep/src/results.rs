@@ -44,6 +44,8 @@ pub const POOL_FILE: &str = "persona_pool.csv";
 /// round-trip form: a plan resolved from the directory reads these, never the originals.
 pub const TWIN_PERSONAS_FILE: &str = "twin_personas.csv";
 pub const COVARIANCE_FILE: &str = "covariance.csv";
+/// Copy of `embeddings_file`, as `.npy` (f8: exact and compact).
+pub const EMBEDDINGS_FILE: &str = "embeddings.npy";
 /// The gate's report (`signest check`).
 pub const CHECK: &str = "check.md";
 /// The effort check's rows (`signest effort`).
@@ -274,10 +276,19 @@ impl ResultsDir {
             self.write(POOL_FILE, pool.as_bytes())?;
         }
         if let Some(t) = &exp.twin_personas {
-            self.write(TWIN_PERSONAS_FILE, crate::plan::table_text(t, true).as_bytes())?;
+            self.write(
+                TWIN_PERSONAS_FILE,
+                crate::plan::table_text(t, true).as_bytes(),
+            )?;
         }
         if let Some(t) = &exp.covariance {
-            self.write(COVARIANCE_FILE, crate::plan::table_text(t, false).as_bytes())?;
+            self.write(
+                COVARIANCE_FILE,
+                crate::plan::table_text(t, false).as_bytes(),
+            )?;
+        }
+        if let Some(t) = &exp.embeddings {
+            self.write(EMBEDDINGS_FILE, &crate::plan::table_npy(t))?;
         }
         Ok(())
     }

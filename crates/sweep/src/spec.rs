@@ -378,7 +378,9 @@ impl ExperimentSpec {
             None => {
                 // Personas from a file fix d only when read (stage 2); 0 stands for "theirs".
                 let d = dgp.base_d(None);
-                let from_files = dgp.personas_file.is_some() || dgp.covariance_file.is_some();
+                let from_files = dgp.personas_file.is_some()
+                    || dgp.covariance_file.is_some()
+                    || dgp.embeddings_file.is_some();
                 match (d, &persona_source) {
                     (Some(d), _) => vec![d],
                     (None, PersonaSource::File { .. }) => vec![0],

@@ -802,3 +802,111 @@ name = "bt"
     assert_eq!(betas(&exp, 5), betas(&fixed, 0));
     assert_ne!(betas(&exp, 5), betas(&exp, 1));
 }
+
+/// `.npy` bytes written by hand (not by the crate under test): version 1.0, header padded to
+/// a multiple of 64 bytes.
+fn npy_bytes(descr: &str, fortran: bool, shape: (usize, usize), data: &[u8]) -> Vec<u8> {
+    let mut h = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': ({}, {}), }}",
+        if fortran { "True" } else { "False" },
+        shape.0,
+        shape.1
+    );
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// `embeddings_file`: `.npy` (f4 in Fortran order read as the C-order f64 rows; f8 copies
+/// round-trip exactly) and CSV (with or without a header) give the same table; a twin
+/// panel over embedding pairs runs, keeps `embeddings.npy` and resolves from it.
+#[test]
+fn embeddings_files_npy_and_csv() {
+    use signest_sweep::plan::{read_npy, read_table, table_npy};
+    let dir = tmp("embeddings");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 3 × 2 array [[1, 2], [3, 4], [5.5, -6]] stored column by column as f4.
+    let cols: Vec<u8> = [1.0f32, 3.0, 5.5, 2.0, 4.0, -6.0]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let p = dir.join("f4.npy");
+    std::fs::write(&p, npy_bytes("<f4", true, (3, 2), &cols)).unwrap();
+    let t = read_npy(&p).unwrap();
+    assert_eq!((t.d, t.rows()), (2, 3));
+    assert_eq!(*t.values, vec![1.0, 2.0, 3.0, 4.0, 5.5, -6.0]);
+    // Big-endian or integer data and 1-D arrays are refused with the file's name.
+    let p = dir.join("i8.npy");
+    std::fs::write(&p, npy_bytes("<i8", false, (1, 1), &7i64.to_le_bytes())).unwrap();
+    let e = read_npy(&p).unwrap_err();
+    assert!(e.contains("i8.npy") && e.contains("<f8"), "{e}");
+    // f8 round trip, bit for bit.
+    let mut rng = signest_core::seed::stream(5, "test/embeddings", 0);
+    let values: Vec<f64> = (0..200)
+        .map(|_| rand_distr::Distribution::<f64>::sample(&rand_distr::StandardNormal, &mut rng))
+        .collect();
+    let table = signest_sim::spec::Table {
+        names: (1..=4).map(|j| format!("x{j}")).collect(),
+        d: 4,
+        values: Arc::new(values.clone()),
+    };
+    let p = dir.join("emb.npy");
+    std::fs::write(&p, table_npy(&table)).unwrap();
+    assert_eq!(read_npy(&p).unwrap(), table);
+    // CSV without and with a header line.
+    let rows: String = values
+        .chunks(4)
+        .map(|r| {
+            r.iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    std::fs::write(dir.join("emb.csv"), &rows).unwrap();
+    std::fs::write(dir.join("emb_h.csv"), format!("x1,x2,x3,x4\n{rows}")).unwrap();
+    assert_eq!(read_table(&dir.join("emb.csv"), None).unwrap(), table);
+    assert_eq!(read_table(&dir.join("emb_h.csv"), None).unwrap(), table);
+
+    let text = format!(
+        r#"
+name = "emb"
+seed = 4
+replications = 2
+[dgp]
+population = "twins"
+embeddings_file = "{}"
+personas = 30
+signal = 2.0
+heterogeneity = 1.0
+value_axes = 1
+coupling = 0.4
+[grid]
+n = [200]
+[[estimator]]
+name = "bt"
+"#,
+        p.display()
+    );
+    let exp = Experiment::parse(&text, "emb.toml").unwrap();
+    assert_eq!(exp.cells[0].d, 4);
+    let dgp = exp.dgp_for(&exp.cells[0]).unwrap();
+    assert!(matches!(dgp.features, signest_sim::Features::Pairs { .. }));
+    let out = dir.join("out");
+    run(&exp, &opts(&out)).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    let again = signest_sweep::ResultsDir::open(&out)
+        .unwrap()
+        .experiment()
+        .unwrap();
+    assert_eq!(again.embeddings, exp.embeddings);
+    assert_eq!(again.dgp_for(&again.cells[0]).unwrap(), dgp);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

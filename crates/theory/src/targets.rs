@@ -179,7 +179,7 @@ impl Planar {
                 let c = f.covariance();
                 gauss(c[0], c[1], c[3])
             }
-            Features::Resampled { .. } => None,
+            Features::Resampled { .. } | Features::Pairs { .. } => None,
         }
     }
 

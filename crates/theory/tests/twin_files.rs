@@ -57,15 +57,27 @@ fn files_give_the_targets_of_the_panel_generated_in_code() {
     };
     assert_eq!(*d, 8);
     // The panel, one persona per row under a header, and Σ_x = Σ_z / 2 (exact in binary).
-    let mut p = (1..=8).map(|j| format!("b{j}")).collect::<Vec<_>>().join(",") + "\n";
+    let mut p = (1..=8)
+        .map(|j| format!("b{j}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
     for row in betas.chunks_exact(8) {
-        p += &row.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(",");
+        p += &row
+            .iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(",");
         p += "\n";
     }
     let cov_z = dgp.features.covariance();
     let mut c = String::new();
     for row in cov_z.chunks_exact(8) {
-        c += &row.iter().map(|x| format!("{:?}", x / 2.0)).collect::<Vec<_>>().join(",");
+        c += &row
+            .iter()
+            .map(|x| format!("{:?}", x / 2.0))
+            .collect::<Vec<_>>()
+            .join(",");
         c += "\n";
     }
     let (pf, cf) = (dir.join("personas.csv"), dir.join("sigma_x.csv"));
@@ -77,21 +89,37 @@ fn files_give_the_targets_of_the_panel_generated_in_code() {
     let files = Experiment::parse(&text, "files.toml").unwrap();
     assert_eq!(files.cells[0].d, 8, "d comes from the files");
     let fdgp = files.dgp_for(&files.cells[0]).unwrap();
-    assert_eq!(fdgp.population, dgp.population, "the panel is the file's rows, bit for bit");
+    assert_eq!(
+        fdgp.population, dgp.population,
+        "the panel is the file's rows, bit for bit"
+    );
     // Σ_z from the file's Cholesky root equals the spectral Σ_z up to rounding.
     let fcov = fdgp.features.covariance();
-    let worst = fcov.iter().zip(&cov_z).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let worst = fcov
+        .iter()
+        .zip(&cov_z)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(worst < 1e-12, "Σ_z differs by {worst:e}");
 
     let t_code = experiment_targets(&Study::new(code).unwrap()).unwrap();
     let t_files = experiment_targets(&Study::new(files.clone()).unwrap()).unwrap();
     assert_eq!(t_code.len(), 2);
     for (a, b) in t_code.iter().zip(&t_files) {
-        assert_eq!((a.estimator.as_str(), a.method.as_str()), (b.estimator.as_str(), "gaussian"));
+        assert_eq!(
+            (a.estimator.as_str(), a.method.as_str()),
+            (b.estimator.as_str(), "gaussian")
+        );
         // Both are exact routes on the same Σ up to 1e-12 relative rounding; tolerance: the
         // sum of their stated numerical errors plus 1e-8° for that rounding.
         let tol = a.error_deg + b.error_deg + 1e-8;
-        assert!((a.bias_deg - b.bias_deg).abs() <= tol, "{}: {} vs {}", a.estimator, a.bias_deg, b.bias_deg);
+        assert!(
+            (a.bias_deg - b.bias_deg).abs() <= tol,
+            "{}: {} vs {}",
+            a.estimator,
+            a.bias_deg,
+            b.bias_deg
+        );
         assert!((a.sigma_bias_deg - b.sigma_bias_deg).abs() <= tol);
         assert!((a.disagreement - b.disagreement).abs() <= tol / 180.0);
     }
@@ -114,6 +142,9 @@ fn files_give_the_targets_of_the_panel_generated_in_code() {
     let again = ResultsDir::open(&out).unwrap().experiment().unwrap();
     assert_eq!(again.twin_personas, files.twin_personas);
     assert_eq!(again.covariance, files.covariance);
-    assert_eq!(again.dgp_for(&again.cells[0]).unwrap().population, fdgp.population);
+    assert_eq!(
+        again.dgp_for(&again.cells[0]).unwrap().population,
+        fdgp.population
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
