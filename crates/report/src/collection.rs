@@ -108,7 +108,27 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
                 .summary
                 .iter()
                 .any(|r| (r.mean_sigma_angle_deg - r.mean_angular_error_deg).abs() > 1e-6);
-        md += "| n |";
+        // Several DGP groups (a regime map, a heterogeneity grid): each row names its group.
+        let mut cells: Vec<(usize, usize, String)> = res
+            .summary
+            .iter()
+            .map(|r| {
+                let index = e.cell(&r.cell).map_or(usize::MAX, |c| c.index);
+                (r.n, index, r.cell.clone())
+            })
+            .collect();
+        cells.sort();
+        cells.dedup();
+        let groups = {
+            let mut g: Vec<&str> = cells
+                .iter()
+                .map(|c| signest_sweep::spec::group_of(&c.2))
+                .collect();
+            g.sort();
+            g.dedup();
+            g.len()
+        };
+        md += if groups > 1 { "| n | DGP |" } else { "| n |" };
         for l in &labels {
             if with_sigma {
                 md += &format!(" {l} error | {l} Σ-angle | {l} disagr. % |");
@@ -117,6 +137,9 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
             }
         }
         md += " reduction sign vs bt |\n|---|";
+        if groups > 1 {
+            md += "---|";
+        }
         md += &(if with_sigma {
             "---|---|---|"
         } else {
@@ -124,12 +147,11 @@ pub fn collection_report(dir: &Path) -> Result<String, ReportError> {
         })
         .repeat(labels.len());
         md += "---|\n";
-        let mut cells: Vec<(usize, String)> =
-            res.summary.iter().map(|r| (r.n, r.cell.clone())).collect();
-        cells.sort();
-        cells.dedup();
-        for (n, cell) in &cells {
+        for (n, _, cell) in &cells {
             md += &format!("| {n} |");
+            if groups > 1 {
+                md += &format!(" {} |", signest_sweep::spec::group_of(cell));
+            }
             for l in &labels {
                 match res
                     .summary
