@@ -42,7 +42,9 @@ check:
 # Every paper experiment into results/paper/<name> (skips runs already finished there), then
 # population targets and verdicts for each.
 paper:
-    for f in experiments/paper/*.toml experiments/paper/persona/*.toml; do n=$(echo "${f#experiments/paper/}" | sed 's/\.toml$//'); [ -f "results/paper/$n/manifest.json" ] || cargo run --release -- run "$f" --out "results/paper/$n"; cargo run --release -- verify "results/paper/$n" --experiment "$f"; cargo run --release -- report "results/paper/$n"; done
+    for f in experiments/paper/*.toml experiments/paper/persona/*.toml experiments/paper/twins/*.toml; do n=$(echo "${f#experiments/paper/}" | sed 's/\.toml$//'); [ -f "results/paper/$n/manifest.json" ] || cargo run --release -- run "$f" --out "results/paper/$n"; cargo run --release -- verify "results/paper/$n" --experiment "$f"; cargo run --release -- report "results/paper/$n"; done
+    cargo run --release -- report results/paper/persona
+    cargo run --release -- report results/paper/twins
 
 # Figures and report.md for a finished run, e.g. `just report results/quickstart`.
 report dir:
