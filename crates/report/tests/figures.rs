@@ -24,9 +24,14 @@ expect = ["C1"]
 "#;
 
 fn results_dir(tag: &str) -> PathBuf {
+    run_and_verify(tag, EXP)
+}
+
+/// Runs `text` into a fresh temporary directory and writes its verdicts.
+fn run_and_verify(tag: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("signest-report-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let exp = Experiment::parse(EXP, "report_test.toml").unwrap();
+    let exp = Experiment::parse(text, &format!("{tag}.toml")).unwrap();
     signest_sweep::run(
         &exp,
         &RunOptions {
@@ -171,21 +176,7 @@ name = "sign"
 [verify]
 expect = []
 "#;
-    let dir = std::env::temp_dir().join(format!("signest-report-map-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let exp = Experiment::parse(text, "map_test.toml").unwrap();
-    signest_sweep::run(
-        &exp,
-        &RunOptions {
-            out: dir.clone(),
-            threads: Some(2),
-            shard: None,
-            resume: false,
-            progress: false,
-        },
-    )
-    .unwrap();
-    signest_theory::files::verify_dir(&dir, None).unwrap();
+    let dir = run_and_verify("map", text);
     let res = signest_report::Results::load(&dir).unwrap();
     let maps = signest_report::map::regime_maps(&res);
     assert_eq!(maps.len(), 1);

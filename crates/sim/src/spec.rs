@@ -344,39 +344,40 @@ impl DgpSection {
                 return Err(src.at(f.span(), key, "expected a file name, got an empty string"));
             }
         }
-        match (&self.covariance_file, feat) {
-            (Some(c), f) if f != "covariance" => {
-                return Err(src.at(
-                    c.span(),
-                    "dgp.covariance_file",
-                    format!("gives Gaussian features x ~ N(0, Σ_x): leave out features or write features = \"covariance\", not '{f}'"),
-                ));
+        // A features file and its features name come together.
+        for (file, name, key, gives, needs) in [
+            (
+                &self.covariance_file,
+                "covariance",
+                "dgp.covariance_file",
+                "Gaussian features x ~ N(0, Σ_x)",
+                "a CSV of d rows of d numbers: Σ_x",
+            ),
+            (
+                &self.embeddings_file,
+                "embeddings",
+                "dgp.embeddings_file",
+                "features z = x_i − x_j from the file's rows",
+                ".npy or CSV, one alternative per row",
+            ),
+        ] {
+            match (file, feat) {
+                (Some(c), f) if f != name => {
+                    return Err(src.at(
+                        c.span(),
+                        key,
+                        format!("gives {gives}: leave out features (and the other features file) or write features = \"{name}\", not '{f}'"),
+                    ));
+                }
+                (None, f) if f == name => {
+                    return Err(src.at(
+                        self.features.span(),
+                        key,
+                        format!("is required with features = \"{name}\" ({needs})"),
+                    ));
+                }
+                _ => {}
             }
-            (None, "covariance") => {
-                return Err(src.at(
-                    self.features.span(),
-                    "dgp.covariance_file",
-                    "is required with features = \"covariance\" (a CSV of d rows of d numbers: Σ_x)",
-                ));
-            }
-            _ => {}
-        }
-        match (&self.embeddings_file, feat) {
-            (Some(c), f) if f != "embeddings" => {
-                return Err(src.at(
-                    c.span(),
-                    "dgp.embeddings_file",
-                    format!("gives features z = x_i − x_j from the file's rows: leave out features (and covariance_file) or write features = \"embeddings\", not '{f}'"),
-                ));
-            }
-            (None, "embeddings") => {
-                return Err(src.at(
-                    self.features.span(),
-                    "dgp.embeddings_file",
-                    "is required with features = \"embeddings\" (.npy or CSV, one alternative per row)",
-                ));
-            }
-            _ => {}
         }
         if let Some(f) = &self.personas_file {
             if pop != "twins" {

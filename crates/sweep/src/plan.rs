@@ -153,31 +153,25 @@ impl Experiment {
             EMBEDDINGS_FILE,
             None,
         )?;
-        if let Some(e) = &embeddings
-            && e.rows() < 2
-        {
-            let f = spec.dgp.embeddings_file.as_ref().expect("read");
-            return Err(spec
-                .source()
-                .at(
-                    f.span(),
+        let shape_error = [
+            embeddings.as_ref().filter(|e| e.rows() < 2).map(|_| {
+                (
                     "dgp.embeddings_file",
-                    "needs at least 2 alternatives (rows)",
+                    &spec.dgp.embeddings_file,
+                    "needs at least 2 alternatives (rows)".to_string(),
                 )
-                .into());
-        }
-        if let Some(c) = &covariance
-            && c.rows() != c.d
-        {
-            let f = spec.dgp.covariance_file.as_ref().expect("read");
-            return Err(spec
-                .source()
-                .at(
-                    f.span(),
+            }),
+            covariance.as_ref().filter(|c| c.rows() != c.d).map(|c| {
+                (
                     "dgp.covariance_file",
+                    &spec.dgp.covariance_file,
                     format!("Σ_x must be d × d: {} rows of {} numbers", c.rows(), c.d),
                 )
-                .into());
+            }),
+        ];
+        if let Some((key, given, message)) = shape_error.into_iter().flatten().next() {
+            let f = given.as_ref().expect("read");
+            return Err(spec.source().at(f.span(), key, message).into());
         }
         if let (Some(p), Some((c, key, given))) = (
             &twin_personas,
