@@ -77,6 +77,14 @@ enum Command {
         /// three reused units are recomputed first and must match. --out must be new.
         #[arg(long)]
         reuse: Option<PathBuf>,
+        /// Write nothing: time one unit per cell (replication 0, on one thread) and print the
+        /// units per cell and the predicted wall time at --threads, to decide whether to shard.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: time only cells with n <= this; larger cells are scaled linearly in
+        /// n from the largest timed n of their DGP group.
+        #[arg(long, requires = "dry_run")]
+        dry_run_max_n: Option<usize>,
     },
     /// Merge the output directories of the shards of one experiment.
     Merge {
@@ -285,7 +293,16 @@ fn run(cmd: Command) -> Result<(), CliError> {
             shard,
             resume,
             reuse,
+            dry_run,
+            dry_run_max_n,
         } => {
+            if dry_run {
+                print!(
+                    "{}",
+                    signest::sweep::dry_run(&experiment, threads, dry_run_max_n)?
+                );
+                return Ok(());
+            }
             signest::sweep::run(
                 &experiment,
                 out,

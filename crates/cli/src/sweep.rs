@@ -71,6 +71,19 @@ pub fn run(
     Ok(())
 }
 
+/// `run --dry-run`: the cost plan (nothing written), as text.
+pub fn dry_run(
+    path: &Path,
+    threads: Option<usize>,
+    max_n: Option<usize>,
+) -> Result<String, CliError> {
+    let exp = load(path)?;
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |t| t.get()));
+    let plan = signest_sweep::cost::cost_plan(&exp, threads, max_n)?;
+    Ok(plan.render(&exp.name))
+}
+
 /// The 0-1 loss of u* on one unit's data (`replay --truth`).
 pub fn truth_loss01(path: &Path, cell: &str, rep: u64) -> Result<f64, CliError> {
     let exp = load(path)?;

@@ -14,6 +14,7 @@
 //!
 //! Errors are one type, [`SweepError`]; the CLI decides exit codes from it.
 
+pub mod cost;
 pub mod error;
 pub mod merge;
 pub mod output;

@@ -910,3 +910,46 @@ name = "bt"
     assert_eq!(again.dgp_for(&again.cells[0]).unwrap(), dgp);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The cost plan (`run --dry-run`): one line per cell with its units; a timed cell's seconds
+/// per unit are its replication 0's sampling plus fit seconds; a cell above `max_n` is the
+/// largest timed n of its group scaled linearly in n; wall = CPU / threads; nothing written.
+#[test]
+fn cost_plan_times_one_unit_per_cell_and_scales_the_rest() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let plan = signest_sweep::cost::cost_plan(&exp, 2, Some(500)).unwrap();
+    assert_eq!(plan.cells.len(), exp.cells.len());
+    for (c, k) in plan.cells.iter().zip(&exp.cells) {
+        assert_eq!(c.key, k.key, "grid order");
+        assert_eq!(c.units, exp.replications);
+        assert_eq!(c.timed, c.n <= 500);
+        let fits: f64 = c.fit_seconds.iter().map(|f| f.1).sum();
+        assert!(c.unit_seconds >= fits && fits > 0.0);
+        assert_eq!(c.fit_seconds.len(), exp.estimators.len());
+        if !c.timed {
+            let base = plan
+                .cells
+                .iter()
+                .find(|b| {
+                    b.timed && b.key.split_once('/').unwrap().1 == c.key.split_once('/').unwrap().1
+                })
+                .unwrap();
+            let want = base.unit_seconds * c.n as f64 / base.n as f64;
+            assert!((c.unit_seconds - want).abs() <= 1e-12 * want);
+        }
+    }
+    let cpu: f64 = plan
+        .cells
+        .iter()
+        .map(|c| c.units as f64 * c.unit_seconds)
+        .sum();
+    assert!((plan.cpu_seconds - cpu).abs() <= 1e-12 * cpu);
+    assert!((plan.wall_seconds - cpu / 2.0).abs() <= 1e-12 * cpu);
+    let text = plan.render("small");
+    assert!(text.contains("~") && text.contains("24 units"), "{text}");
+    assert!(
+        !Path::new("results/small").exists(),
+        "a dry run writes nothing"
+    );
+    assert!(signest_sweep::cost::cost_plan(&exp, 0, None).is_err());
+}
