@@ -131,7 +131,7 @@ fn evaluate(
 
 /// Solves `H p = −g` (H packed upper triangle) by Cholesky, falling back to a tiny diagonal
 /// shift when H is numerically singular.
-fn newton_direction(hess: &[f64], grad: &[f64], d: usize) -> Vec<f64> {
+pub(crate) fn newton_direction(hess: &[f64], grad: &[f64], d: usize) -> Vec<f64> {
     let mut h = DMatrix::<f64>::zeros(d, d);
     let mut k = 0;
     for a in 0..d {

@@ -32,7 +32,7 @@ pub mod spec;
 
 pub use bt::{Bt, bt_gradient};
 pub use hinge::Hinge;
-pub use panel::{LatentClass, PerUser};
+pub use panel::{EmSolution, LatentClass, PerUser};
 pub use registry::{
     Built, EstimatorKind, Family, NameError, NamedOptions, Registry, SettingError, SharedEstimator,
     SolverKind,

@@ -7,16 +7,25 @@
 //! Guarantees: `peruser` is as exact as its per-respondent Newton fits (strictly convex with
 //! ridge > 0). `em` is a local method: the penalised log-likelihood never decreases across its
 //! iterations (tested), and the best of several starts is returned — no global guarantee.
+//!
+//! `em` iterates the EM-gradient algorithm (Lange 1995): each iteration is one fused pass over
+//! the respondent-sorted rows (E-step, then the gradient and curvature of each class's M-step
+//! objective while the respondent's rows are in cache), the exact π update and one Newton
+//! step per class from the previous β_k, halved when the penalised log-likelihood would fall.
+//! Its fixed points are EM's; the reference EM with exact M-steps (each a `bt` fit from zero)
+//! is kept as [`LatentClass::solve_reference`] and the two are tested to agree.
 
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
     ridge_at_least,
 };
-use crate::{Bt, Estimator, Fit, FitError, Status, check_nonempty, numeric::softplus};
+use crate::numeric::softplus;
+use crate::{Bt, Estimator, Fit, FitError, Status, check_nonempty};
 use rand::RngExt;
 use rayon::prelude::*;
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, normalized};
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -180,33 +189,190 @@ pub struct EmSolution {
     pub collapsed: usize,
 }
 
+/// The panel in the layout EM works on: signed rows sorted by respondent (respondents in
+/// order of first appearance, rows of a respondent in data order), with fixed chunks of
+/// respondents for the parallel passes.
 struct Panel {
     d: usize,
     x: Vec<f64>,
     w: Vec<f64>,
-    groups: Vec<Vec<usize>>,
+    /// Rows of respondent r: `start[r]..start[r + 1]`.
+    start: Vec<usize>,
+    /// Respondent ranges of about [`crate::par::CHUNK`] rows each, fixed by the data alone, so
+    /// that the passes fold in the same order for any number of threads (SPEC §7).
+    chunks: Vec<Range<usize>>,
 }
 
 impl Panel {
-    /// Per respondent and class: Σ_i w_i log σ(β_k'x_i).
+    fn new(data: &Comparisons, groups: &[Vec<usize>]) -> Panel {
+        let d = data.d();
+        let xs = data.signed_rows();
+        let mut x = Vec::with_capacity(xs.len());
+        let mut w = Vec::with_capacity(data.n());
+        let mut start = Vec::with_capacity(groups.len() + 1);
+        start.push(0);
+        for rows in groups {
+            for &i in rows {
+                x.extend_from_slice(&xs[i * d..(i + 1) * d]);
+                w.push(data.weight(i));
+            }
+            start.push(w.len());
+        }
+        let mut chunks = Vec::new();
+        let mut first = 0;
+        for r in 0..groups.len() {
+            if start[r + 1] - start[first] >= crate::par::CHUNK || r + 1 == groups.len() {
+                chunks.push(first..r + 1);
+                first = r + 1;
+            }
+        }
+        Panel {
+            d,
+            x,
+            w,
+            start,
+            chunks,
+        }
+    }
+
+    fn respondents(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    fn rows(&self, r: usize) -> Range<usize> {
+        self.start[r]..self.start[r + 1]
+    }
+
+    /// Per respondent and class: Σ_i w_i log σ(β_k'x_i) (the reference E-step).
     fn class_loglik(&self, betas: &[Vec<f64>]) -> Vec<Vec<f64>> {
-        self.groups
-            .iter()
-            .map(|rows| {
+        let d = self.d;
+        (0..self.respondents())
+            .map(|r| {
                 betas
                     .iter()
                     .map(|b| {
-                        rows.iter()
-                            .map(|&i| {
-                                -self.w[i]
-                                    * softplus(-dot(&self.x[i * self.d..(i + 1) * self.d], b))
-                            })
+                        self.rows(r)
+                            .map(|i| -self.w[i] * softplus(-dot(&self.x[i * d..(i + 1) * d], b)))
                             .sum()
                     })
                     .collect()
             })
             .collect()
     }
+
+    /// One fused pass at (π, β): the E-step and the derivatives of the M-step objective.
+    ///
+    /// Per respondent r the class log-likelihoods L_rk = Σ_{i∈r} w_i log σ(β_k'x_i) give the
+    /// responsibilities τ_rk ∝ π_k e^{L_rk} (or `fixed_tau`), and the rows, still in cache, are
+    /// read once more for the gradient Σ_r τ_rk Σ_i w_i σ(−β_k'x_i) x_i of
+    /// Q_k(β) = Σ_r τ_rk L_rk(β) — which is also the gradient of the observed log-likelihood
+    /// in β_k — and, when asked, the curvature Σ_r τ_rk Σ_i w_i σ(1−σ) x_i x_i' (−∇²Q_k,
+    /// packed upper triangle). Both log σ(m) and σ(−m) come from one e^{−|m|}, stable for
+    /// every m.
+    fn pass(
+        &self,
+        pi: &[f64],
+        betas: &[Vec<f64>],
+        fixed_tau: Option<&[f64]>,
+        with_hess: bool,
+    ) -> PassOut {
+        let d = self.d;
+        let k = betas.len();
+        let np = d * (d + 1) / 2;
+        let width = k * d + if with_hess { k * np } else { 0 };
+        let log_pi: Vec<f64> = pi.iter().map(|v| v.ln()).collect();
+        let chunk = |resp: &Range<usize>| {
+            let mut ll = 0.0;
+            let mut tau = Vec::with_capacity(resp.len() * k);
+            let mut acc = vec![0.0; width];
+            let mut m = Vec::new();
+            let mut a = vec![0.0; k];
+            for r in resp.clone() {
+                let rows = self.rows(r);
+                m.clear();
+                a.copy_from_slice(&log_pi);
+                for i in rows.clone() {
+                    let xi = &self.x[i * d..(i + 1) * d];
+                    for (c, b) in betas.iter().enumerate() {
+                        // One exponential for both log σ(m) and σ(−m).
+                        let mi = dot(xi, b);
+                        let e = (-mi.abs()).exp();
+                        a[c] -= self.w[i] * ((-mi).max(0.0) + e.ln_1p());
+                        m.push(if mi >= 0.0 { e / (1.0 + e) } else { 1.0 / (1.0 + e) });
+                    }
+                }
+                let s = logsumexp(&a);
+                ll += s;
+                let t0 = tau.len();
+                match fixed_tau {
+                    Some(t) => tau.extend_from_slice(&t[r * k..(r + 1) * k]),
+                    None => tau.extend(a.iter().map(|v| (v - s).exp())),
+                }
+                for (j, i) in rows.enumerate() {
+                    let xi = &self.x[i * d..(i + 1) * d];
+                    for c in 0..k {
+                        let t = tau[t0 + c];
+                        if t == 0.0 {
+                            continue;
+                        }
+                        let q = m[j * k + c];
+                        let g = t * self.w[i] * q;
+                        let gc = &mut acc[c * d..(c + 1) * d];
+                        for (gj, xj) in gc.iter_mut().zip(xi) {
+                            *gj += g * xj;
+                        }
+                        if with_hess {
+                            let hc = t * self.w[i] * q * (1.0 - q);
+                            let h = &mut acc[k * d + c * np..k * d + (c + 1) * np];
+                            let mut o = 0;
+                            for p in 0..d {
+                                let hp = hc * xi[p];
+                                for (hv, xv) in h[o..o + d - p].iter_mut().zip(&xi[p..]) {
+                                    *hv += hp * xv;
+                                }
+                                o += d - p;
+                            }
+                        }
+                    }
+                }
+            }
+            (ll, tau, acc)
+        };
+        let parts: Vec<(f64, Vec<f64>, Vec<f64>)> = if self.w.len() >= crate::par::PAR_MIN_ROWS {
+            self.chunks.par_iter().map(chunk).collect()
+        } else {
+            self.chunks.iter().map(chunk).collect()
+        };
+        let mut loglik = 0.0;
+        let mut tau = Vec::with_capacity(self.respondents() * k);
+        let mut acc = vec![0.0; width];
+        for (l, t, a) in parts {
+            loglik += l;
+            tau.extend(t);
+            for (x, y) in acc.iter_mut().zip(a) {
+                *x += y;
+            }
+        }
+        let hess = acc.split_off(k * d);
+        PassOut {
+            loglik,
+            tau,
+            grad: acc,
+            hess,
+        }
+    }
+}
+
+/// What one [`Panel::pass`] returns.
+struct PassOut {
+    /// Unpenalised observed log-likelihood Σ_r log Σ_k π_k e^{L_rk}.
+    loglik: f64,
+    /// Responsibilities, respondent-major (r·K + k).
+    tau: Vec<f64>,
+    /// ∂ℓ/∂β_k, class-major (k·d + j), unpenalised.
+    grad: Vec<f64>,
+    /// −∇²Q_k packed (k·d(d+1)/2 + …), unpenalised; empty when not asked for.
+    hess: Vec<f64>,
 }
 
 fn logsumexp(v: &[f64]) -> f64 {
@@ -217,8 +383,18 @@ fn logsumexp(v: &[f64]) -> f64 {
     m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
+/// The M-step used by [`LatentClass::run_from`].
+#[derive(Clone, Copy, PartialEq)]
+enum MStep {
+    /// One Newton step on Q_k per iteration from the previous β_k, halved until the penalised
+    /// observed log-likelihood does not decrease (the EM-gradient algorithm, Lange 1995).
+    Newton,
+    /// Q_k maximised to bt's tolerance from a fresh copy of the data (the reference).
+    Exact,
+}
+
 impl LatentClass {
-    /// E-step quantities: responsibilities and the unpenalised log-likelihood.
+    /// Reference E-step: responsibilities and the unpenalised log-likelihood.
     fn e_step(p: &Panel, pi: &[f64], betas: &[Vec<f64>]) -> (Vec<Vec<f64>>, f64) {
         let ll = p.class_loglik(betas);
         let mut total = 0.0;
@@ -238,22 +414,17 @@ impl LatentClass {
         betas.iter().map(|b| 0.5 * self.ridge * dot(b, b)).sum()
     }
 
-    /// M-step for class k: weighted ridge logit with weights τ_{r(i)k} w_i.
-    fn m_step(
-        &self,
-        data: &Comparisons,
-        p: &Panel,
-        tau: &[Vec<f64>],
-        k: usize,
-        start: &[f64],
-    ) -> Vec<f64> {
-        let mut wk = vec![0.0; data.n()];
-        for (r, rows) in p.groups.iter().enumerate() {
-            for &i in rows {
-                wk[i] = (tau[r][k] * p.w[i]).max(1e-300);
+    /// Reference M-step for class k: weighted ridge logit with weights τ_{r(i)k} w_i, fitted
+    /// by `bt` to relative gradient 1e-10.
+    fn m_step_exact(&self, p: &Panel, tau: &[Vec<f64>], k: usize, start: &[f64]) -> Vec<f64> {
+        let n = p.w.len();
+        let mut wk = vec![0.0; n];
+        for (r, t) in tau.iter().enumerate() {
+            for i in p.rows(r) {
+                wk[i] = (t[k] * p.w[i]).max(1e-300);
             }
         }
-        let dk = Comparisons::new(p.d, p.x.clone(), vec![1.0; data.n()])
+        let dk = Comparisons::new(p.d, p.x.clone(), vec![1.0; n])
             .and_then(|c| c.with_weights(wk))
             .expect("valid");
         let bt = Bt {
@@ -266,24 +437,159 @@ impl LatentClass {
         }
     }
 
+    /// The Newton step for each class from a pass: Δ_k = (C_k + λI)^{-1} (g_k − λβ_k).
+    fn newton_steps(&self, p: &Panel, out: &PassOut, betas: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let d = p.d;
+        let np = d * (d + 1) / 2;
+        betas
+            .iter()
+            .enumerate()
+            .map(|(c, b)| {
+                let mut h = out.hess[c * np..(c + 1) * np].to_vec();
+                let mut o = 0;
+                for j in 0..d {
+                    h[o] += self.ridge;
+                    o += d - j;
+                }
+                // newton_direction solves H s = −g: pass −(g − λβ).
+                let neg: Vec<f64> = (0..d)
+                    .map(|j| -(out.grad[c * d + j] - self.ridge * b[j]))
+                    .collect();
+                crate::bt::newton_direction(&h, &neg, d)
+            })
+            .collect()
+    }
+
     fn run_from(
         &self,
-        data: &Comparisons,
         p: &Panel,
-        mut pi: Vec<f64>,
-        mut betas: Vec<Vec<f64>>,
+        pi: Vec<f64>,
+        betas: Vec<Vec<f64>>,
+        m_step: MStep,
     ) -> EmSolution {
+        match m_step {
+            MStep::Newton => self.run_newton(p, pi, betas),
+            MStep::Exact => self.run_exact(p, pi, betas),
+        }
+    }
+
+    /// EM with one safeguarded Newton M-step per iteration (the EM-gradient algorithm).
+    ///
+    /// Each iteration is one fused [`Panel::pass`] at the candidate point (two or more only
+    /// when the step is halved). The π update is the exact M-step (mean responsibility); β_k
+    /// moves by the Newton step of Q_k, whose gradient at β equals the observed
+    /// log-likelihood's, so a short enough step always ascends: the step (π and β together)
+    /// is halved until the penalised observed log-likelihood does not fall by more than its
+    /// rounding error. Converged when it rose by less than `tol`·(1 + |ℓ|) in two
+    /// successive iterations, or when no step improves it in f64.
+    fn run_newton(&self, p: &Panel, mut pi: Vec<f64>, mut betas: Vec<Vec<f64>>) -> EmSolution {
+        let mut trace = Vec::new();
+        let mut converged = false;
+        let mut collapsed = 0;
+        let mut small = 0;
+        let mut cur = p.pass(&pi, &betas, None, true);
+        let mut pen = cur.loglik - self.penalty(&betas);
+        let rr = p.respondents();
+        for _ in 0..self.max_iter {
+            let k = betas.len();
+            let mut pi_new: Vec<f64> = (0..k)
+                .map(|c| (0..rr).map(|r| cur.tau[r * k + c]).sum::<f64>() / rr as f64)
+                .collect();
+            // Collapsing classes are removed (and the pass redone on the remaining ones).
+            let keep: Vec<usize> = (0..k).filter(|&c| pi_new[c] > 1e-10).collect();
+            if keep.len() < k {
+                collapsed += k - keep.len();
+                betas = keep.iter().map(|&c| betas[c].clone()).collect();
+                let s: f64 = keep.iter().map(|&c| pi[c]).sum();
+                pi = keep.iter().map(|&c| pi[c] / s).collect();
+                let s: f64 = keep.iter().map(|&c| pi_new[c]).sum();
+                pi_new = keep.iter().map(|&c| pi_new[c] / s).collect();
+                cur = p.pass(&pi, &betas, None, true);
+                pen = cur.loglik - self.penalty(&betas);
+            }
+            let steps = self.newton_steps(p, &cur, &betas);
+            let noise = 8.0 * f64::EPSILON * (1.0 + pen.abs());
+            let mut alpha = 1.0;
+            let mut accepted = None;
+            for _ in 0..40 {
+                let pi_t: Vec<f64> = pi
+                    .iter()
+                    .zip(&pi_new)
+                    .map(|(a, b)| a + alpha * (b - a))
+                    .collect();
+                let betas_t: Vec<Vec<f64>> = betas
+                    .iter()
+                    .zip(&steps)
+                    .map(|(b, s)| b.iter().zip(s).map(|(x, y)| x + alpha * y).collect())
+                    .collect();
+                let next = p.pass(&pi_t, &betas_t, None, true);
+                let pen_t = next.loglik - self.penalty(&betas_t);
+                if pen_t >= pen - noise {
+                    accepted = Some((pi_t, betas_t, next, pen_t));
+                    break;
+                }
+                alpha *= 0.5;
+            }
+            let Some((pi_t, betas_t, next, pen_t)) = accepted else {
+                // No step changes the penalised log-likelihood in f64: a stationary point.
+                converged = true;
+                break;
+            };
+            trace.push(pen_t);
+            let rise = (pen_t - pen).abs();
+            pi = pi_t;
+            betas = betas_t;
+            cur = next;
+            pen = pen_t;
+            if rise <= self.tol * (1.0 + pen.abs()) {
+                small += 1;
+                if small >= 2 {
+                    converged = true;
+                    break;
+                }
+            } else {
+                small = 0;
+            }
+        }
+        self.solution(p, pi, betas, cur.loglik, trace, converged, collapsed)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn solution(
+        &self,
+        p: &Panel,
+        pi: Vec<f64>,
+        betas: Vec<Vec<f64>>,
+        ll: f64,
+        trace: Vec<f64>,
+        converged: bool,
+        collapsed: usize,
+    ) -> EmSolution {
+        let kk = betas.len() as f64;
+        let params = kk * p.d as f64 + (kk - 1.0);
+        EmSolution {
+            bic: -2.0 * ll + params * (p.respondents() as f64).ln(),
+            weights: pi,
+            betas,
+            loglik: ll,
+            trace,
+            converged,
+            collapsed,
+        }
+    }
+
+    /// The reference EM: exact M-steps by `bt` from zero (the algorithm of signest ≤ 0.x,
+    /// kept to check [`Self::run_newton`] against and to time it).
+    fn run_exact(&self, p: &Panel, mut pi: Vec<f64>, mut betas: Vec<Vec<f64>>) -> EmSolution {
         let mut trace = Vec::new();
         let mut converged = false;
         let mut collapsed = 0;
         let (mut tau, mut ll) = Self::e_step(p, &pi, &betas);
         for _ in 0..self.max_iter {
-            // M-step.
-            let r = p.groups.len() as f64;
+            let r = p.respondents() as f64;
             pi = (0..betas.len())
                 .map(|k| tau.iter().map(|t| t[k]).sum::<f64>() / r)
                 .collect();
-            // Collapsing classes are removed.
             let keep: Vec<usize> = (0..pi.len()).filter(|&k| pi[k] > 1e-10).collect();
             if keep.len() < pi.len() {
                 collapsed += pi.len() - keep.len();
@@ -296,7 +602,7 @@ impl LatentClass {
                 pi = keep.iter().map(|&k| pi[k] / s).collect();
             }
             betas = (0..betas.len())
-                .map(|k| self.m_step(data, p, &tau, k, &betas[k]))
+                .map(|k| self.m_step_exact(p, &tau, k, &betas[k]))
                 .collect();
             let (t2, ll2) = Self::e_step(p, &pi, &betas);
             let pen = ll2 - self.penalty(&betas);
@@ -311,20 +617,10 @@ impl LatentClass {
                 break;
             }
         }
-        let kk = betas.len() as f64;
-        let params = kk * p.d as f64 + (kk - 1.0);
-        EmSolution {
-            bic: -2.0 * ll + params * (p.groups.len() as f64).ln(),
-            weights: pi,
-            betas,
-            loglik: ll,
-            trace,
-            converged,
-            collapsed,
-        }
+        self.solution(p, pi, betas, ll, trace, converged, collapsed)
     }
 
-    fn best_for_k(&self, data: &Comparisons, p: &Panel, k: usize, theta_bt: &[f64]) -> EmSolution {
+    fn best_for_k(&self, p: &Panel, k: usize, theta_bt: &[f64], m_step: MStep) -> EmSolution {
         let mut rng = signest_core::seed::solver_rng(self.seed ^ ((k as u64) << 32));
         let scale = signest_core::linalg::norm(theta_bt).max(1e-3);
         let mut sols = Vec::new();
@@ -337,12 +633,12 @@ impl LatentClass {
                     .collect()
             })
             .collect();
-        sols.push(self.run_from(data, p, vec![1.0 / k as f64; k], betas));
-        // Random starts: random responsibilities, then an M-step.
+        sols.push(self.run_from(p, vec![1.0 / k as f64; k], betas, m_step));
+        // Random starts: random responsibilities, then an M-step from θ_bt (one Newton step
+        // on each Q_k, or the exact M-step for the reference).
+        let rr = p.respondents();
         for _ in 0..self.random_starts {
-            let tau: Vec<Vec<f64>> = p
-                .groups
-                .iter()
+            let tau: Vec<Vec<f64>> = (0..rr)
                 .map(|_| {
                     let v: Vec<f64> = (0..k)
                         .map(|_| -rng.random::<f64>().max(1e-12).ln())
@@ -351,13 +647,24 @@ impl LatentClass {
                     v.iter().map(|x| x / s).collect()
                 })
                 .collect();
-            let betas: Vec<Vec<f64>> = (0..k)
-                .map(|c| self.m_step(data, p, &tau, c, theta_bt))
-                .collect();
             let pi: Vec<f64> = (0..k)
-                .map(|c| tau.iter().map(|t| t[c]).sum::<f64>() / p.groups.len() as f64)
+                .map(|c| tau.iter().map(|t| t[c]).sum::<f64>() / rr as f64)
                 .collect();
-            sols.push(self.run_from(data, p, pi, betas));
+            let betas: Vec<Vec<f64>> = match m_step {
+                MStep::Exact => (0..k)
+                    .map(|c| self.m_step_exact(p, &tau, c, theta_bt))
+                    .collect(),
+                MStep::Newton => {
+                    let at = vec![theta_bt.to_vec(); k];
+                    let flat: Vec<f64> = tau.concat();
+                    let out = p.pass(&pi, &at, Some(&flat), true);
+                    self.newton_steps(p, &out, &at)
+                        .iter()
+                        .map(|s| theta_bt.iter().zip(s).map(|(t, v)| t + v).collect())
+                        .collect()
+                }
+            };
+            sols.push(self.run_from(p, pi, betas, m_step));
         }
         sols.into_iter()
             .max_by(|a, b| {
@@ -370,6 +677,16 @@ impl LatentClass {
 
     /// Fits and returns the EM solution behind the direction.
     pub fn solve(&self, data: &Comparisons) -> Result<EmSolution, FitError> {
+        self.solve_with(data, MStep::Newton)
+    }
+
+    /// The same fit by the reference algorithm (exact M-steps, each a `bt` fit from zero on
+    /// a weighted copy of the data): many times slower; for tests and benchmarks.
+    pub fn solve_reference(&self, data: &Comparisons) -> Result<EmSolution, FitError> {
+        self.solve_with(data, MStep::Exact)
+    }
+
+    fn solve_with(&self, data: &Comparisons, m_step: MStep) -> Result<EmSolution, FitError> {
         check_nonempty(data)?;
         if !(self.ridge > 0.0 && self.tol > 0.0 && self.max_classes >= 1) {
             return Err(FitError::Config(
@@ -380,12 +697,7 @@ impl LatentClass {
             return Err(FitError::Config("em: classes must be at least 1".into()));
         }
         let groups = groups(data, "em")?;
-        let p = Panel {
-            d: data.d(),
-            x: data.signed_rows(),
-            w: (0..data.n()).map(|i| data.weight(i)).collect(),
-            groups,
-        };
+        let p = Panel::new(data, &groups);
         let bt = Bt {
             ridge: self.ridge,
             ..Bt::default()
@@ -398,7 +710,7 @@ impl LatentClass {
         };
         let sols: Vec<EmSolution> = ks
             .iter()
-            .map(|&k| self.best_for_k(data, &p, k, &theta))
+            .map(|&k| self.best_for_k(&p, k, &theta, m_step))
             .collect();
         Ok(sols
             .into_iter()

@@ -139,6 +139,13 @@ pub fn truth_loss01(exp: &Experiment, cell: &Cell, rep: u64) -> Result<f64, Swee
 }
 
 /// The unit's data set, drawn from its own stream `(seed, cell key, rep)` (SPEC §7).
+/// The training data of one work unit (cell, replication), drawn from its own stream: what
+/// every estimator of the unit sees. For benchmarks and external tools.
+pub fn sample_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Comparisons, SweepError> {
+    let plan = plan_cell(exp, cell)?;
+    Ok(unit_data(exp, cell, rep, &plan))
+}
+
 fn unit_data(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Comparisons {
     let mut rng = stream(exp.seed, &cell.key, rep);
     plan.dgp.sample(exp.design(cell), &mut rng)
