@@ -26,6 +26,13 @@ fit estimator="sign":
 bench:
     cargo bench -p signest-benches
 
+# bt and peruser against scikit-learn on the same data (alternated fits, medians, ratios;
+# not part of CI): makes a venv with numpy and scikit-learn from pip in target/venv-bench.
+bench-sklearn *args:
+    cargo build --release --bin signest
+    [ -x target/venv-bench/bin/python ] || (python3 -m venv target/venv-bench && target/venv-bench/bin/pip install -q numpy scikit-learn)
+    target/venv-bench/bin/python scripts/bench_vs_sklearn.py {{args}}
+
 # Sweep speed-up from 1 to 2 threads and harness overhead (idle machine), e.g.
 # `just bench-threads experiments/paper/homogeneous.toml`.
 bench-threads exp="experiments/quickstart.toml":
