@@ -25,7 +25,9 @@ fn bar(s: &signest_estimator::EmSolution) -> Vec<f64> {
 fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() < 3 {
-        eprintln!("usage: em_scale EXPERIMENT.toml CELL REP [REPEATS] [RANDOM_STARTS (default 1, as in the paper experiments)]");
+        eprintln!(
+            "usage: em_scale EXPERIMENT.toml CELL REP [REPEATS] [RANDOM_STARTS (default 1, as in the paper experiments)]"
+        );
         std::process::exit(2);
     }
     let exp = Experiment::from_file(std::path::Path::new(&a[0])).unwrap_or_else(|e| {
@@ -65,7 +67,11 @@ fn main() {
     }
     let (sn, sr) = (sn.unwrap(), sr.unwrap());
     let pen = |s: &signest_estimator::EmSolution| {
-        s.loglik - s.betas.iter().map(|b| 0.5 * em.ridge * signest_core::linalg::dot(b, b)).sum::<f64>()
+        s.loglik
+            - s.betas
+                .iter()
+                .map(|b| 0.5 * em.ridge * signest_core::linalg::dot(b, b))
+                .sum::<f64>()
     };
     let (mn, mr) = (median(tn), median(tr));
     println!(

@@ -15,11 +15,11 @@
 //! Its fixed points are EM's; the reference EM with exact M-steps (each a `bt` fit from zero)
 //! is kept as [`LatentClass::solve_reference`] and the two are tested to agree.
 
+use crate::numeric::softplus;
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
     ridge_at_least,
 };
-use crate::numeric::softplus;
 use crate::{Bt, Estimator, Fit, FitError, Status, check_nonempty};
 use rand::RngExt;
 use rayon::prelude::*;
@@ -298,7 +298,11 @@ impl Panel {
                         let mi = dot(xi, b);
                         let e = (-mi.abs()).exp();
                         a[c] -= self.w[i] * ((-mi).max(0.0) + e.ln_1p());
-                        m.push(if mi >= 0.0 { e / (1.0 + e) } else { 1.0 / (1.0 + e) });
+                        m.push(if mi >= 0.0 {
+                            e / (1.0 + e)
+                        } else {
+                            1.0 / (1.0 + e)
+                        });
                     }
                 }
                 let s = logsumexp(&a);
@@ -460,13 +464,7 @@ impl LatentClass {
             .collect()
     }
 
-    fn run_from(
-        &self,
-        p: &Panel,
-        pi: Vec<f64>,
-        betas: Vec<Vec<f64>>,
-        m_step: MStep,
-    ) -> EmSolution {
+    fn run_from(&self, p: &Panel, pi: Vec<f64>, betas: Vec<Vec<f64>>, m_step: MStep) -> EmSolution {
         match m_step {
             MStep::Newton => self.run_newton(p, pi, betas),
             MStep::Exact => self.run_exact(p, pi, betas),

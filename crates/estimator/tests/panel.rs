@@ -188,7 +188,12 @@ fn em_gradient_matches_the_reference_em() {
         };
         let a = em.solve(&data).unwrap();
         let b = em.solve_reference(&data).unwrap();
-        assert!(a.converged && b.converged, "K = {k}: {} / {} iterations", a.trace.len(), b.trace.len());
+        assert!(
+            a.converged && b.converged,
+            "K = {k}: {} / {} iterations",
+            a.trace.len(),
+            b.trace.len()
+        );
         let pen = |s: &signest_estimator::EmSolution| {
             s.loglik
                 - s.betas
