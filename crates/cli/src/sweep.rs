@@ -49,6 +49,32 @@ pub fn run(
         progress: true,
     };
     let s = signest_sweep::run(&exp, &opts)?;
+    print_summary(&exp, &s)
+}
+
+/// Runs (or resumes) an experiment file into `out` (default results/NAME) with an optional
+/// observer and no output of its own: the call behind `signest.run` in Python.
+pub fn run_with(
+    path: &Path,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+    resume: bool,
+    progress: bool,
+    observer: Option<signest_sweep::Observer>,
+) -> Result<signest_sweep::run::RunSummary, CliError> {
+    let exp = load(path)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    let opts = RunOptions {
+        out,
+        threads,
+        shard: None,
+        resume,
+        progress,
+    };
+    Ok(signest_sweep::run_observed(&exp, &opts, observer)?)
+}
+
+fn print_summary(exp: &Experiment, s: &signest_sweep::run::RunSummary) -> Result<(), CliError> {
     println!(
         "{}: {} work units ({} resumed) in {:.1} s; fits took {:.1} s of CPU time",
         exp.name, s.units_done, s.units_resumed, s.wall_seconds, s.fit_seconds

@@ -165,9 +165,113 @@ fn estimators<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     Ok(out)
 }
 
+fn cli_error(e: signest::CliError) -> PyErr {
+    value_error(e.message)
+}
+
+/// Runs (or resumes) an experiment file into `out` (default results/NAME). The sweep runs on
+/// its own thread without the GIL; this (calling) thread waits for its ticks and calls
+/// `callback(done, total)` after each unit — on the calling thread, so a tqdm bar in Jupyter
+/// works — and checks for Ctrl-C. A callback returning False, raising, or a KeyboardInterrupt
+/// stops the run: units in flight finish, every finished unit is kept (`resume=True`
+/// continues), and the exception (or an "interrupted" ValueError) is raised. `progress` turns
+/// on the Rust bar on stderr. Returns the output directory.
+#[pyfunction]
+#[pyo3(signature = (experiment, out=None, threads=None, resume=false, progress=false, callback=None))]
+fn run(
+    py: Python<'_>,
+    experiment: std::path::PathBuf,
+    out: Option<std::path::PathBuf>,
+    threads: Option<usize>,
+    resume: bool,
+    progress: bool,
+    callback: Option<Py<PyAny>>,
+) -> PyResult<String> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<signest_sweep::Tick>();
+    // Behind a mutex only so that the wait can run without the GIL (`detach` needs Sync).
+    let rx = std::sync::Mutex::new(rx);
+    let mut failed: Option<PyErr> = None;
+    let result = std::thread::scope(|s| {
+        let stop = &stop;
+        let worker = s.spawn(move || {
+            let observe = move |t: signest_sweep::Tick| {
+                let _ = tx.send(t);
+                !stop.load(Ordering::SeqCst)
+            };
+            signest::sweep::run_with(&experiment, out, threads, resume, progress, Some(&observe))
+        });
+        loop {
+            let got = py.detach(|| {
+                rx.lock()
+                    .expect("one waiter")
+                    .recv_timeout(Duration::from_millis(100))
+            });
+            match got {
+                Ok(t) => {
+                    if failed.is_none()
+                        && let Some(cb) = &callback
+                    {
+                        match cb.call1(py, (t.done, t.total)) {
+                            Ok(v) if !v.is_none(py) && !v.is_truthy(py).unwrap_or(true) => {
+                                stop.store(true, Ordering::SeqCst);
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                failed = Some(e);
+                                stop.store(true, Ordering::SeqCst);
+                            }
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if failed.is_none()
+                && let Err(e) = py.check_signals()
+            {
+                failed = Some(e);
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+        py.detach(|| worker.join())
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let r = result.map_err(|_| value_error("the sweep thread panicked"))?;
+    Ok(r.map_err(cli_error)?.out.display().to_string())
+}
+
+/// Verdicts for a finished run (writes verdicts.md, verdicts.json, and targets.csv if missing);
+/// returns the text `signest verify` prints. An expected verdict that fails raises.
+#[pyfunction]
+#[pyo3(signature = (dir, experiment=None))]
+fn verify(
+    py: Python<'_>,
+    dir: std::path::PathBuf,
+    experiment: Option<std::path::PathBuf>,
+) -> PyResult<String> {
+    py.detach(|| signest::theory::verify(&dir, experiment.as_deref()))
+        .map_err(cli_error)
+}
+
+/// Figures and report.md for a finished run (or the headline table of a directory of runs).
+#[pyfunction]
+#[pyo3(signature = (dir, formats="png,svg"))]
+fn report(py: Python<'_>, dir: std::path::PathBuf, formats: &str) -> PyResult<String> {
+    py.detach(|| signest::theory::report(&dir, formats))
+        .map_err(cli_error)
+}
+
 #[pymodule]
 fn _signest(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(run, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(estimators, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

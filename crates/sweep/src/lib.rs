@@ -29,7 +29,8 @@ pub use output::{Row, SummaryRow};
 pub use plan::{Experiment, Inputs, RealPersonas};
 pub use results::{Manifest, ResultsDir};
 pub use run::{
-    AuditReport, EffortRow, ReuseReport, RunOptions, Shard, audit, backfill_truth, effort_check,
-    reuse_from, run, run_unit, run_unit_from, sample_unit, truth_loss01,
+    AuditReport, EffortRow, Observer, ReuseReport, RunOptions, Shard, Tick, audit, backfill_truth,
+    effort_check, reuse_from, run, run_observed, run_unit, run_unit_from, sample_unit,
+    truth_loss01,
 };
 pub use spec::{Cell, ExperimentSpec};

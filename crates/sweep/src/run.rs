@@ -319,6 +319,30 @@ struct UnitRecordRef<'a> {
 /// count and the run's memory estimate are checked ([`Experiment::check_memory`]): a run that
 /// cannot fit leaves no directory behind.
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, SweepError> {
+    run_observed(exp, opts, None)
+}
+
+/// What an [`Observer`] of a run is told after each unit it computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tick {
+    /// Units computed by this run so far (resumed ones not counted).
+    pub done: u64,
+    /// Units this run computes in all.
+    pub total: u64,
+}
+
+/// Called after every unit (from the worker threads, in completion order). Returning `false`
+/// stops the run: units in flight finish, every finished unit is kept in progress.jsonl, and
+/// the run ends with an "interrupted" error (`resume` continues it). The Python package draws
+/// its progress bar and honours Ctrl-C through this.
+pub type Observer<'a> = &'a (dyn Fn(Tick) -> bool + Sync);
+
+/// [`run`] with an observer (see [`Observer`]).
+pub fn run_observed(
+    exp: &Experiment,
+    opts: &RunOptions,
+    observer: Option<Observer>,
+) -> Result<RunSummary, SweepError> {
     let started = std::time::SystemTime::now();
     let git = crate::output::git_commit();
     let t0 = Instant::now();
@@ -409,6 +433,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, SweepError
             .count() as u64,
     );
     let stop = AtomicBool::new(false);
+    let interrupted = AtomicBool::new(false);
     let finished = AtomicBool::new(false);
     let completed = AtomicU64::new(0);
     let io_error: Mutex<Option<String>> = Mutex::new(None);
@@ -460,11 +485,17 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, SweepError
                     }
                     let busy = rows.first().map_or(0.0, |x| x.sample_seconds)
                         + rows.iter().map(|x| x.fit_seconds).sum::<f64>();
-                    progress.unit_done(
-                        cell.index,
-                        busy,
-                        completed.fetch_add(1, Ordering::SeqCst) + 1,
-                    );
+                    let done_now = completed.fetch_add(1, Ordering::SeqCst) + 1;
+                    progress.unit_done(cell.index, busy, done_now);
+                    if let Some(obs) = observer
+                        && !obs(Tick {
+                            done: done_now,
+                            total: todo.len() as u64,
+                        })
+                    {
+                        interrupted.store(true, Ordering::SeqCst);
+                        stop.store(true, Ordering::SeqCst);
+                    }
                     Some((u, rows))
                 })
                 .collect()
@@ -482,6 +513,14 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<RunSummary, SweepError
     if let Some(e) = io_error.lock().expect("io").take() {
         return Err(failure(format!(
             "{}: write failed: {e}",
+            progress_path.display()
+        )));
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        return Err(failure(format!(
+            "run interrupted after {} of {} units: completed units are kept in {} (resume continues)",
+            completed.load(Ordering::SeqCst),
+            todo.len(),
             progress_path.display()
         )));
     }

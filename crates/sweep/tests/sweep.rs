@@ -953,3 +953,52 @@ fn cost_plan_times_one_unit_per_cell_and_scales_the_rest() {
     );
     assert!(signest_sweep::cost::cost_plan(&exp, 0, None).is_err());
 }
+
+/// An observer sees every unit once, in order of completion, with the run's total; returning
+/// false stops the run with an "interrupted" error that keeps the finished units, and resuming
+/// gives the same results as an uninterrupted run.
+#[test]
+fn an_observer_counts_units_and_can_stop_the_run() {
+    let exp = Experiment::parse(SMALL, "small.toml").unwrap();
+    let full = tmp("obs-full");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let count = |t: signest_sweep::Tick| {
+        seen.lock().unwrap().push((t.done, t.total));
+        true
+    };
+    signest_sweep::run_observed(&exp, &opts(&full), Some(&count)).unwrap();
+    let mut s = seen.into_inner().unwrap();
+    s.sort();
+    let units = exp.units();
+    assert_eq!(s, (1..=units).map(|k| (k, units)).collect::<Vec<_>>());
+    let part = tmp("obs-part");
+    let stop_at_3 = |t: signest_sweep::Tick| t.done < 3;
+    let e = signest_sweep::run_observed(
+        &exp,
+        &RunOptions {
+            threads: Some(1),
+            ..opts(&part)
+        },
+        Some(&stop_at_3),
+    )
+    .unwrap_err();
+    assert!(e.message().contains("run interrupted after 3 of"), "{e}");
+    let kept = std::fs::read_to_string(part.join("progress.jsonl")).unwrap();
+    assert_eq!(kept.lines().count(), 3);
+    assert!(!part.join("manifest.json").exists());
+    run(
+        &exp,
+        &RunOptions {
+            resume: true,
+            ..opts(&part)
+        },
+    )
+    .unwrap();
+    for f in ["runs.csv", "summary.csv"] {
+        assert_eq!(
+            without_seconds(&full.join(f)),
+            without_seconds(&part.join(f)),
+            "{f}"
+        );
+    }
+}

@@ -20,7 +20,8 @@ import numpy as np
 from . import _signest
 
 __version__ = _signest.__version__
-__all__ = ["Sign", "BT", "Hinge", "LatentClass", "PerUser", "estimators", "__version__"]
+__all__ = ["Sign", "BT", "Hinge", "LatentClass", "PerUser", "estimators", "run", "verify",
+           "report", "load", "__version__"]
 
 try:  # scikit-learn is optional: its base classes when present, a stand-in otherwise.
     from sklearn.base import BaseEstimator as _Base
@@ -60,6 +61,131 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 def estimators():
     """The built-in estimators: name -> [(solver, settings, guarantee), ...], default first."""
     return _signest.estimators()
+
+
+class _Bar:
+    """A progress bar: tqdm (terminal or Jupyter, via tqdm.auto) when installed, else a line on
+    stderr every few seconds."""
+
+    def __init__(self, name):
+        self.name = name
+        self.bar = None
+        self.last = 0.0
+        try:
+            from tqdm.auto import tqdm
+
+            self.tqdm = tqdm
+        except ImportError:
+            self.tqdm = None
+
+    def __call__(self, done, total):
+        import sys
+        import time
+
+        if self.tqdm is not None:
+            if self.bar is None:
+                self.bar = self.tqdm(total=total, desc=self.name, unit="unit")
+            self.bar.update(done - self.bar.n)
+        else:
+            now = time.monotonic()
+            if now - self.last >= 2.0 or done == total:
+                self.last = now
+                print(f"{self.name}: {done}/{total} units", file=sys.stderr, flush=True)
+        return True
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(experiment, out=None, threads=None, resume=False, progress=True):
+    """Runs (or resumes) a sweep from an experiment file (docs/experiments.md) into `out`
+    (default results/NAME); returns the output directory. The GIL is released while it runs;
+    Ctrl-C stops it and keeps every finished unit (`resume=True` continues). Bad files raise
+    ValueError with the same message as `signest run`."""
+    import os
+
+    bar = _Bar(os.path.basename(str(experiment))) if progress else None
+    try:
+        return _signest.run(str(experiment), out=None if out is None else str(out), threads=threads,
+                            resume=resume, progress=False, callback=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def verify(dir, experiment=None):
+    """Verdicts of a finished run (writes verdicts.md, verdicts.json; targets.csv if missing);
+    returns the text `signest verify` prints. Raises ValueError when an expected verdict fails."""
+    return _signest.verify(str(dir), None if experiment is None else str(experiment))
+
+
+def report(dir, formats="png,svg"):
+    """Figures and report.md for a finished run (or the headline table of a directory of runs)."""
+    return _signest.report(str(dir), formats)
+
+
+def _table(path):
+    """A CSV as a pandas DataFrame, or without pandas a dict of numpy arrays (numeric columns
+    as float, empty cells NaN; others as str)."""
+    try:
+        import pandas as pd
+
+        return pd.read_csv(path)
+    except ImportError:
+        import csv
+
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+        header, body = rows[0], rows[1:]
+        out = {}
+        for j, name in enumerate(header):
+            col = [r[j] for r in body]
+            try:
+                out[name] = np.array([float(v) if v != "" else np.nan for v in col])
+            except ValueError:
+                out[name] = np.array(col)
+        return out
+
+
+def load(dir):
+    """A results directory as a dict: `runs`, `summary`, `targets` (tables: pandas DataFrames
+    when pandas is installed, else dicts of numpy arrays; None when the file is absent),
+    `verdicts` (the verdicts of verdicts.json as a table, or None), `verdicts_meta` (the rest
+    of verdicts.json: bootstrap, expectations, optimiser audit), `manifest` (dict) and
+    `experiment` (the experiment file's text)."""
+    import json
+    import os
+
+    dir = str(dir)
+    if not os.path.exists(os.path.join(dir, "manifest.json")):
+        raise ValueError(f"{dir}: not a finished results directory (no manifest.json)")
+    out = {}
+    for key, name in (("runs", "runs.csv"), ("summary", "summary.csv"), ("targets", "targets.csv")):
+        path = os.path.join(dir, name)
+        out[key] = _table(path) if os.path.exists(path) else None
+    path = os.path.join(dir, "verdicts.json")
+    out["verdicts"] = out["verdicts_meta"] = None
+    if os.path.exists(path):
+        with open(path) as f:
+            meta = json.load(f)
+        rows = meta.pop("verdicts", [])
+        out["verdicts_meta"] = meta
+        try:
+            import pandas as pd
+
+            out["verdicts"] = pd.DataFrame(rows)
+        except ImportError:
+            keys = list(rows[0].keys()) if rows else []
+            out["verdicts"] = {k: np.array([r.get(k) for r in rows]) for k in keys}
+    with open(os.path.join(dir, "manifest.json")) as f:
+        out["manifest"] = json.load(f)
+    path = os.path.join(dir, "experiment.toml")
+    out["experiment"] = None
+    if os.path.exists(path):
+        with open(path) as f:
+            out["experiment"] = f.read()
+    return out
 
 
 def _labels(y):
