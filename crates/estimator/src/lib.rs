@@ -21,6 +21,7 @@
 //! label never changes a fit.
 
 mod bt;
+pub mod external;
 mod hinge;
 pub mod numeric;
 pub mod panel;
@@ -31,6 +32,7 @@ pub mod sign;
 pub mod spec;
 
 pub use bt::{Bt, bt_gradient};
+pub use external::External;
 pub use hinge::Hinge;
 pub use panel::{EmSolution, LatentClass, PerUser};
 pub use registry::{
@@ -132,6 +134,8 @@ pub enum FitError {
     Degenerate(String),
     /// A configuration value is out of range.
     Config(String),
+    /// An external estimator's worker failed (timeout, crash, malformed answer).
+    External(String),
 }
 
 impl fmt::Display for FitError {
@@ -139,6 +143,7 @@ impl fmt::Display for FitError {
         match self {
             FitError::Degenerate(s) => write!(f, "degenerate data: {s}"),
             FitError::Config(s) => write!(f, "invalid estimator setting: {s}"),
+            FitError::External(s) => write!(f, "external estimator: {s}"),
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum Family {
     Surrogate,
     /// Uses respondent ids (latent classes, per-respondent fits).
     Panel,
+    /// A user's estimator run as a worker process (`external`): no claim is made about it.
+    External,
 }
 
 impl Family {
@@ -35,6 +37,7 @@ impl Family {
             Family::Bt => "bt",
             Family::Surrogate => "surrogate",
             Family::Panel => "panel",
+            Family::External => "external",
         }
     }
 }
@@ -130,6 +133,10 @@ pub struct NamedOptions {
     pub ridge: Option<f64>,
     /// hinge: C.
     pub c: Option<f64>,
+    /// external: the worker's argv.
+    pub command: Option<Vec<String>>,
+    /// external: seconds a worker may take for one fit.
+    pub timeout_seconds: Option<f64>,
 }
 
 impl NamedOptions {
@@ -148,6 +155,8 @@ impl NamedOptions {
         add(self.classes.is_some(), "classes");
         add(self.ridge.is_some(), "ridge");
         add(self.c.is_some(), "c");
+        add(self.command.is_some(), "command");
+        add(self.timeout_seconds.is_some(), "timeout_seconds");
         v
     }
 }
@@ -264,6 +273,7 @@ pub const BUILTIN: &[EstimatorKind] = &[
     crate::hinge::KIND,
     panel::EM_KIND,
     panel::PERUSER_KIND,
+    crate::external::KIND,
 ];
 
 impl Default for Registry {

@@ -32,6 +32,10 @@ pub struct EstimatorSection {
     random_starts: Option<Spanned<u32>>,
     #[serde(default)]
     classes: Option<Spanned<usize>>,
+    #[serde(default)]
+    command: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    timeout_seconds: Option<Spanned<f64>>,
 }
 
 /// One estimator of an experiment, with the label that names it in the results.
@@ -93,6 +97,8 @@ impl EstimatorSection {
             c: self.c.as_ref().map(|v| *v.get_ref()),
             random_starts: self.random_starts.as_ref().map(|v| *v.get_ref()),
             classes: self.classes.as_ref().map(|v| *v.get_ref()),
+            command: self.command.as_ref().map(|v| v.get_ref().clone()),
+            timeout_seconds: self.timeout_seconds.as_ref().map(|v| *v.get_ref()),
         };
         let built = registry.build(name, &o).map_err(|e| match &e {
             NameError::UnknownEstimator { .. } => {
@@ -164,6 +170,8 @@ impl EstimatorSection {
             "c" => self.c.as_ref().map(|v| v.span()),
             "random_starts" => self.random_starts.as_ref().map(|v| v.span()),
             "classes" => self.classes.as_ref().map(|v| v.span()),
+            "command" => self.command.as_ref().map(|v| v.span()),
+            "timeout_seconds" => self.timeout_seconds.as_ref().map(|v| v.span()),
             _ => None,
         }
     }

@@ -52,6 +52,7 @@ fn fit<'py>(
         classes,
         ridge,
         c,
+        ..NamedOptions::default()
     };
     let est = Registry::builtin()
         .build(estimator, &opts)

@@ -21,7 +21,7 @@ from . import _signest
 
 __version__ = _signest.__version__
 __all__ = ["Sign", "BT", "Hinge", "LatentClass", "PerUser", "estimators", "run", "verify",
-           "report", "load", "__version__"]
+           "report", "load", "serve", "__version__"]
 
 try:  # scikit-learn is optional: its base classes when present, a stand-in otherwise.
     from sklearn.base import BaseEstimator as _Base
@@ -186,6 +186,63 @@ def load(dir):
         with open(path) as f:
             out["experiment"] = f.read()
     return out
+
+
+def serve(fit_fn, stdin=None, stdout=None):
+    """Turns `fit_fn(Z, y, w) -> direction` into an external-estimator worker (the line
+    protocol of `[[estimator]] name = "external"`, docs/experiments.md): one JSON request per
+    line on stdin, one JSON answer per line on stdout, until stdin closes.
+
+    Z is n × d (float64), y has ±1 entries, w is None or the weights; a `groups` keyword, if
+    fit_fn takes one, receives the respondent ids (or None). fit_fn returns the direction (any
+    length-d array; the harness normalises it), or a dict with "direction" and optionally
+    "objective" and "notes". An exception becomes a failed fit with its message. While
+    serving, print() goes to stderr, so it cannot corrupt the protocol.
+
+        # worker.py
+        import signest
+        from sklearn.linear_model import LogisticRegression
+        def fit(Z, y, w):
+            return LogisticRegression(penalty=None, fit_intercept=False).fit(Z, y, w).coef_[0]
+        signest.serve(fit)
+    """
+    import json
+    import sys
+
+    params = inspect.signature(fit_fn).parameters
+    takes_groups = "groups" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    inp = stdin if stdin is not None else sys.stdin
+    out = stdout if stdout is not None else sys.stdout
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        for line in inp:
+            if not line.strip():
+                continue
+            try:
+                req = json.loads(line)
+                Z = np.load(req["z"])
+                y = np.load(req["y"])
+                w = np.load(req["w"]) if req.get("w") else None
+                kw = {}
+                if takes_groups:
+                    kw["groups"] = np.load(req["groups"]) if req.get("groups") else None
+                res = fit_fn(Z, y, w, **kw)
+                extra = {}
+                if isinstance(res, dict):
+                    extra = {k: res[k] for k in ("objective", "notes") if k in res}
+                    res = res["direction"]
+                d = np.asarray(res, dtype=float).ravel()
+                if not np.all(np.isfinite(d)):
+                    answer = {"error": f"fit_fn returned a non-finite direction {d.tolist()}"}
+                else:
+                    answer = {"direction": d.tolist(), **extra}
+            except Exception as e:  # reported as a failed fit; the worker keeps serving
+                answer = {"error": f"{type(e).__name__}: {e}"}
+            out.write(json.dumps(answer) + "\n")
+            out.flush()
+    finally:
+        sys.stdout = saved
 
 
 def _labels(y):
