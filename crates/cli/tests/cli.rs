@@ -168,7 +168,7 @@ fn bad_input_exits_2_naming_file_line_and_column() {
     let path = p.to_str().unwrap();
     assert_input_error(
         &["fit", "--data", path, "--estimator", "cart"],
-        "--estimator: expected bt, sign, hinge, em or peruser, got 'cart'",
+        "--estimator: expected bt, sign, hinge, em, peruser or external, got 'cart'",
     );
     assert_input_error(
         &[
