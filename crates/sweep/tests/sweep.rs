@@ -687,7 +687,9 @@ fn a_toy_estimator_runs_in_a_sweep_from_one_registry_entry() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("estimator.name: expected bt, sign, hinge, em, peruser or external, got 'meanrow'"),
+        e.contains(
+            "estimator.name: expected bt, sign, hinge, em, peruser or external, got 'meanrow'"
+        ),
         "{e}"
     );
 }
