@@ -56,6 +56,11 @@ pub struct FitOutput {
 /// Builds the estimator named on the command line (from the registry). `--seed` has a
 /// default, so it is passed only to solvers that take a seed.
 pub fn estimator_from_args(args: &FitArgs) -> Result<SharedEstimator, CliError> {
+    if args.estimator == "external" {
+        return Err(CliError::input(
+            "--estimator: external runs only inside a sweep: give it a command in an [[estimator]] table (docs/experiments.md, \"External estimators\"), or fit your estimator directly",
+        ));
+    }
     let reg = Registry::builtin();
     let takes_seed = reg.get(&args.estimator).is_some_and(|k| {
         let s = match &args.solver {

@@ -171,6 +171,10 @@ fn bad_input_exits_2_naming_file_line_and_column() {
         "--estimator: expected bt, sign, hinge, em, peruser or external, got 'cart'",
     );
     assert_input_error(
+        &["fit", "--data", path, "--estimator", "external"],
+        "--estimator: external runs only inside a sweep",
+    );
+    assert_input_error(
         &[
             "fit",
             "--data",
