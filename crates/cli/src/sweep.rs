@@ -41,15 +41,27 @@ pub fn run(
         );
         resume = true;
     }
+    let s = execute(&exp, out, threads, shard, resume, true, None)?;
+    print_summary(&exp, &s)
+}
+
+fn execute(
+    exp: &Experiment,
+    out: PathBuf,
+    threads: Option<usize>,
+    shard: Option<Shard>,
+    resume: bool,
+    progress: bool,
+    observer: Option<signest_sweep::Observer>,
+) -> Result<signest_sweep::run::RunSummary, CliError> {
     let opts = RunOptions {
         out,
         threads,
         shard,
         resume,
-        progress: true,
+        progress,
     };
-    let s = signest_sweep::run(&exp, &opts)?;
-    print_summary(&exp, &s)
+    Ok(signest_sweep::run_observed(exp, &opts, observer)?)
 }
 
 /// Runs (or resumes) an experiment file into `out` (default results/NAME) with an optional
@@ -64,14 +76,7 @@ pub fn run_with(
 ) -> Result<signest_sweep::run::RunSummary, CliError> {
     let exp = load(path)?;
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
-    let opts = RunOptions {
-        out,
-        threads,
-        shard: None,
-        resume,
-        progress,
-    };
-    Ok(signest_sweep::run_observed(&exp, &opts, observer)?)
+    execute(&exp, out, threads, None, resume, progress, observer)
 }
 
 fn print_summary(exp: &Experiment, s: &signest_sweep::run::RunSummary) -> Result<(), CliError> {

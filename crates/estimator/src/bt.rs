@@ -1,6 +1,6 @@
 //! `bt`: Bradley–Terry / logistic MLE without intercept (the RLHF reward-model loss).
 
-use crate::numeric::{sigmoid, softplus};
+use crate::numeric::{add_diagonal_packed, add_outer_packed, sigmoid, softplus};
 use crate::par::{add_into, map_reduce};
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, ridge_at_least,
@@ -80,16 +80,7 @@ fn evaluate(
                     acc[j] += gcoef * xi[j];
                 }
                 if with_hess {
-                    let hcoef = wi * p * (1.0 - p);
-                    let h = &mut acc[d..d + np];
-                    let mut k = 0;
-                    for a in 0..d {
-                        let ha = hcoef * xi[a];
-                        for b in a..d {
-                            h[k] += ha * xi[b];
-                            k += 1;
-                        }
-                    }
+                    add_outer_packed(&mut acc[d..d + np], wi * p * (1.0 - p), xi);
                 }
                 if m <= 0.0 {
                     acc[d + if with_hess { np } else { 0 }] += 1.0;
@@ -114,11 +105,7 @@ fn evaluate(
             grad[j] += ridge * theta[j];
         }
         if with_hess {
-            let mut k = 0;
-            for a in 0..d {
-                hess[k] += ridge;
-                k += d - a;
-            }
+            add_diagonal_packed(&mut hess, ridge, d);
         }
     }
     Eval {

@@ -174,32 +174,23 @@ impl Drop for TempDir {
     }
 }
 
-fn write_npy_f64(path: &Path, shape: &[u64], values: &[f64]) -> Result<(), String> {
+/// Writes `values` as a C-order `.npy` array of the given shape (`<f8` or `<i8`).
+fn write_npy<T: npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[u64],
+    values: &[T],
+) -> Result<(), String> {
     use npyz::WriterBuilder;
-    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let f = std::fs::File::create(path).map_err(err)?;
     let mut w = npyz::WriteOptions::new()
         .default_dtype()
         .shape(shape)
         .writer(std::io::BufWriter::new(f))
         .begin_nd()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    w.extend(values.iter().copied())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    w.finish().map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn write_npy_i64(path: &Path, values: &[i64]) -> Result<(), String> {
-    use npyz::WriterBuilder;
-    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut w = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&[values.len() as u64])
-        .writer(std::io::BufWriter::new(f))
-        .begin_nd()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    w.extend(values.iter().copied())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    w.finish().map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(err)?;
+    w.extend(values.iter().copied()).map_err(err)?;
+    w.finish().map_err(err)
 }
 
 #[derive(serde::Deserialize)]
@@ -227,18 +218,12 @@ impl External {
         let (n, d) = (data.n(), data.d());
         let z = dir.0.join("z.npy");
         let y = dir.0.join("y.npy");
-        let mut zs = Vec::with_capacity(n * d);
-        let mut ys = Vec::with_capacity(n);
-        for i in 0..n {
-            zs.extend_from_slice(data.row(i));
-            ys.push(data.y()[i]);
-        }
-        write_npy_f64(&z, &[n as u64, d as u64], &zs)?;
-        write_npy_f64(&y, &[n as u64], &ys)?;
+        write_npy(&z, &[n as u64, d as u64], data.z())?;
+        write_npy(&y, &[n as u64], data.y())?;
         let w = match data.weights() {
             Some(w) => {
                 let p = dir.0.join("w.npy");
-                write_npy_f64(&p, &[n as u64], w)?;
+                write_npy(&p, &[n as u64], w)?;
                 Some(p)
             }
             None => None,
@@ -247,7 +232,7 @@ impl External {
             Some(r) => {
                 let p = dir.0.join("groups.npy");
                 let ids: Vec<i64> = r.iter().map(|v| *v as i64).collect();
-                write_npy_i64(&p, &ids)?;
+                write_npy(&p, &[n as u64], &ids)?;
                 Some(p)
             }
             None => None,

@@ -20,3 +20,74 @@ pub fn softplus(t: f64) -> f64 {
         t.exp().ln_1p()
     }
 }
+
+/// `(softplus(−m), sigmoid(−m))` from one exponential e^{−|m|}: the logistic loss of a row
+/// with margin m and its probability of the wrong sign, stable for all m (the same values as
+/// the two functions above, bit for bit).
+#[inline]
+pub fn logistic_loss_and_wrong_prob(m: f64) -> (f64, f64) {
+    let e = (-m.abs()).exp();
+    let loss = (-m).max(0.0) + e.ln_1p();
+    let p = if m >= 0.0 {
+        e / (1.0 + e)
+    } else {
+        1.0 / (1.0 + e)
+    };
+    (loss, p)
+}
+
+/// `H += c·x x'` on the packed upper triangle of H (row by row, j ≤ k).
+#[inline]
+pub fn add_outer_packed(h: &mut [f64], c: f64, x: &[f64]) {
+    let d = x.len();
+    let mut o = 0;
+    for a in 0..d {
+        let ca = c * x[a];
+        for (hv, xv) in h[o..o + d - a].iter_mut().zip(&x[a..]) {
+            *hv += ca * xv;
+        }
+        o += d - a;
+    }
+}
+
+/// `H += λ I` on a packed upper triangle of dimension d.
+#[inline]
+pub fn add_diagonal_packed(h: &mut [f64], lambda: f64, d: usize) {
+    let mut o = 0;
+    for a in 0..d {
+        h[o] += lambda;
+        o += d - a;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fused_logistic_pair_equals_the_separate_functions_bit_for_bit() {
+        for m in [-800.0, -40.0, -3.5, -1e-9, 0.0, 1e-9, 0.7, 36.0, 800.0] {
+            let (l, p) = logistic_loss_and_wrong_prob(m);
+            assert_eq!(l.to_bits(), softplus(-m).to_bits(), "loss at {m}");
+            assert_eq!(p.to_bits(), sigmoid(-m).to_bits(), "prob at {m}");
+        }
+    }
+
+    #[test]
+    fn packed_helpers_match_a_dense_matrix() {
+        let x = [1.0, -2.0, 0.5];
+        let mut h = vec![0.0; 6];
+        add_outer_packed(&mut h, 2.0, &x);
+        add_diagonal_packed(&mut h, 0.25, 3);
+        let dense = |a: usize, b: usize| 2.0 * x[a] * x[b] + if a == b { 0.25 } else { 0.0 };
+        let want = [
+            dense(0, 0),
+            dense(0, 1),
+            dense(0, 2),
+            dense(1, 1),
+            dense(1, 2),
+            dense(2, 2),
+        ];
+        assert_eq!(h, want);
+    }
+}

@@ -15,7 +15,9 @@
 //! Its fixed points are EM's; the reference EM with exact M-steps (each a `bt` fit from zero)
 //! is kept as [`LatentClass::solve_reference`] and the two are tested to agree.
 
-use crate::numeric::softplus;
+use crate::numeric::{
+    add_diagonal_packed, add_outer_packed, logistic_loss_and_wrong_prob, softplus,
+};
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
     ridge_at_least,
@@ -266,43 +268,32 @@ impl Panel {
     /// responsibilities τ_rk ∝ π_k e^{L_rk} (or `fixed_tau`), and the rows, still in cache, are
     /// read once more for the gradient Σ_r τ_rk Σ_i w_i σ(−β_k'x_i) x_i of
     /// Q_k(β) = Σ_r τ_rk L_rk(β) — which is also the gradient of the observed log-likelihood
-    /// in β_k — and, when asked, the curvature Σ_r τ_rk Σ_i w_i σ(1−σ) x_i x_i' (−∇²Q_k,
-    /// packed upper triangle). Both log σ(m) and σ(−m) come from one e^{−|m|}, stable for
-    /// every m.
-    fn pass(
-        &self,
-        pi: &[f64],
-        betas: &[Vec<f64>],
-        fixed_tau: Option<&[f64]>,
-        with_hess: bool,
-    ) -> PassOut {
+    /// in β_k — and the curvature Σ_r τ_rk Σ_i w_i σ(1−σ) x_i x_i' (−∇²Q_k,
+    /// packed upper triangle), with log σ(m) and σ(−m) from one exponential
+    /// ([`logistic_loss_and_wrong_prob`]).
+    fn pass(&self, pi: &[f64], betas: &[Vec<f64>], fixed_tau: Option<&[f64]>) -> PassOut {
         let d = self.d;
         let k = betas.len();
         let np = d * (d + 1) / 2;
-        let width = k * d + if with_hess { k * np } else { 0 };
+        let width = k * d + k * np;
         let log_pi: Vec<f64> = pi.iter().map(|v| v.ln()).collect();
         let chunk = |resp: &Range<usize>| {
             let mut ll = 0.0;
             let mut tau = Vec::with_capacity(resp.len() * k);
             let mut acc = vec![0.0; width];
-            let mut m = Vec::new();
+            // σ(−β_c'x_i) of the respondent's rows, row-major.
+            let mut wrong = Vec::new();
             let mut a = vec![0.0; k];
             for r in resp.clone() {
                 let rows = self.rows(r);
-                m.clear();
+                wrong.clear();
                 a.copy_from_slice(&log_pi);
                 for i in rows.clone() {
                     let xi = &self.x[i * d..(i + 1) * d];
                     for (c, b) in betas.iter().enumerate() {
-                        // One exponential for both log σ(m) and σ(−m).
-                        let mi = dot(xi, b);
-                        let e = (-mi.abs()).exp();
-                        a[c] -= self.w[i] * ((-mi).max(0.0) + e.ln_1p());
-                        m.push(if mi >= 0.0 {
-                            e / (1.0 + e)
-                        } else {
-                            1.0 / (1.0 + e)
-                        });
+                        let (loss, p) = logistic_loss_and_wrong_prob(dot(xi, b));
+                        a[c] -= self.w[i] * loss;
+                        wrong.push(p);
                     }
                 }
                 let s = logsumexp(&a);
@@ -319,24 +310,17 @@ impl Panel {
                         if t == 0.0 {
                             continue;
                         }
-                        let q = m[j * k + c];
+                        let q = wrong[j * k + c];
                         let g = t * self.w[i] * q;
                         let gc = &mut acc[c * d..(c + 1) * d];
                         for (gj, xj) in gc.iter_mut().zip(xi) {
                             *gj += g * xj;
                         }
-                        if with_hess {
-                            let hc = t * self.w[i] * q * (1.0 - q);
-                            let h = &mut acc[k * d + c * np..k * d + (c + 1) * np];
-                            let mut o = 0;
-                            for p in 0..d {
-                                let hp = hc * xi[p];
-                                for (hv, xv) in h[o..o + d - p].iter_mut().zip(&xi[p..]) {
-                                    *hv += hp * xv;
-                                }
-                                o += d - p;
-                            }
-                        }
+                        add_outer_packed(
+                            &mut acc[k * d + c * np..k * d + (c + 1) * np],
+                            g * (1.0 - q),
+                            xi,
+                        );
                     }
                 }
             }
@@ -375,7 +359,7 @@ struct PassOut {
     tau: Vec<f64>,
     /// ∂ℓ/∂β_k, class-major (k·d + j), unpenalised.
     grad: Vec<f64>,
-    /// −∇²Q_k packed (k·d(d+1)/2 + …), unpenalised; empty when not asked for.
+    /// −∇²Q_k packed (k·d(d+1)/2 + …), unpenalised.
     hess: Vec<f64>,
 }
 
@@ -450,11 +434,7 @@ impl LatentClass {
             .enumerate()
             .map(|(c, b)| {
                 let mut h = out.hess[c * np..(c + 1) * np].to_vec();
-                let mut o = 0;
-                for j in 0..d {
-                    h[o] += self.ridge;
-                    o += d - j;
-                }
+                add_diagonal_packed(&mut h, self.ridge, d);
                 // newton_direction solves H s = −g: pass −(g − λβ).
                 let neg: Vec<f64> = (0..d)
                     .map(|j| -(out.grad[c * d + j] - self.ridge * b[j]))
@@ -485,7 +465,7 @@ impl LatentClass {
         let mut converged = false;
         let mut collapsed = 0;
         let mut small = 0;
-        let mut cur = p.pass(&pi, &betas, None, true);
+        let mut cur = p.pass(&pi, &betas, None);
         let mut pen = cur.loglik - self.penalty(&betas);
         let rr = p.respondents();
         for _ in 0..self.max_iter {
@@ -502,7 +482,7 @@ impl LatentClass {
                 pi = keep.iter().map(|&c| pi[c] / s).collect();
                 let s: f64 = keep.iter().map(|&c| pi_new[c]).sum();
                 pi_new = keep.iter().map(|&c| pi_new[c] / s).collect();
-                cur = p.pass(&pi, &betas, None, true);
+                cur = p.pass(&pi, &betas, None);
                 pen = cur.loglik - self.penalty(&betas);
             }
             let steps = self.newton_steps(p, &cur, &betas);
@@ -520,7 +500,7 @@ impl LatentClass {
                     .zip(&steps)
                     .map(|(b, s)| b.iter().zip(s).map(|(x, y)| x + alpha * y).collect())
                     .collect();
-                let next = p.pass(&pi_t, &betas_t, None, true);
+                let next = p.pass(&pi_t, &betas_t, None);
                 let pen_t = next.loglik - self.penalty(&betas_t);
                 if pen_t >= pen - noise {
                     accepted = Some((pi_t, betas_t, next, pen_t));
@@ -655,7 +635,7 @@ impl LatentClass {
                 MStep::Newton => {
                     let at = vec![theta_bt.to_vec(); k];
                     let flat: Vec<f64> = tau.concat();
-                    let out = p.pass(&pi, &at, Some(&flat), true);
+                    let out = p.pass(&pi, &at, Some(&flat));
                     self.newton_steps(p, &out, &at)
                         .iter()
                         .map(|s| theta_bt.iter().zip(s).map(|(t, v)| t + v).collect())

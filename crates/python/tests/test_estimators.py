@@ -15,7 +15,7 @@ import pytest
 
 import signest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from helpers import ROOT
 BIN = os.environ.get("SIGNEST_BIN", os.path.join(ROOT, "target", "release", "signest"))
 
 

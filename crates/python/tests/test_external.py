@@ -9,8 +9,7 @@ import pytest
 
 import signest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+from helpers import ROOT, reference_experiment
 
 
 @pytest.fixture
@@ -40,22 +39,7 @@ def test_example_a_matches_builtin_bt_on_every_unit(in_root, tmp_path, monkeypat
     assert np.max(np.abs(err[est == "bt"] - err[est == "sklearn_lr"])) < 1e-4
 
 
-EXP = """
-name = "flaky"
-description = "a worker that crashes or hangs"
-seed = 3
-replications = 6
-max_failures = 10
-
-[dgp]
-population = "two_type"
-beta_bar = [1.0, 0.5]
-v = [2.0, -0.5]
-noise = "logistic"
-
-[grid]
-n = [500]
-
+EXP = reference_experiment("flaky", 3, 6, [500], """
 [[estimator]]
 name = "bt"
 
@@ -64,7 +48,7 @@ name = "external"
 label = "flaky"
 command = ["python3", "crates/python/tests/workers/flaky.py"]
 timeout_seconds = 3
-"""
+""", extra="max_failures = 10")
 
 
 @pytest.mark.parametrize("env,message", [("CRASH_AT", "exited before answering"),

@@ -8,29 +8,15 @@ import pytest
 
 import signest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from helpers import ROOT, reference_experiment
 
-SMALL = """
-name = "py_small"
-description = "two-type d = 2, bt and sign"
-seed = 7
-replications = 4
-
-[dgp]
-population = "two_type"
-beta_bar = [1.0, 0.5]
-v = [2.0, -0.5]
-noise = "logistic"
-
-[grid]
-n = [300, 1000]
-
+SMALL = reference_experiment("py_small", 7, 4, [300, 1000], """
 [[estimator]]
 name = "bt"
 
 [[estimator]]
 name = "sign"
-"""
+""")
 
 
 def table_col(t, name):

@@ -138,7 +138,6 @@ pub fn truth_loss01(exp: &Experiment, cell: &Cell, rep: u64) -> Result<f64, Swee
     Ok(loss01(&data, &plan.u_star).weighted_fraction())
 }
 
-/// The unit's data set, drawn from its own stream `(seed, cell key, rep)` (SPEC §7).
 /// The training data of one work unit (cell, replication), drawn from its own stream: what
 /// every estimator of the unit sees. For benchmarks and external tools.
 pub fn sample_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Comparisons, SweepError> {
@@ -146,6 +145,7 @@ pub fn sample_unit(exp: &Experiment, cell: &Cell, rep: u64) -> Result<Comparison
     Ok(unit_data(exp, cell, rep, &plan))
 }
 
+/// The unit's data set, drawn from its own stream `(seed, cell key, rep)` (SPEC §7).
 fn unit_data(exp: &Experiment, cell: &Cell, rep: u64, plan: &CellPlan) -> Comparisons {
     let mut rng = stream(exp.seed, &cell.key, rep);
     plan.dgp.sample(exp.design(cell), &mut rng)
