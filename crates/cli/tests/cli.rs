@@ -123,6 +123,47 @@ fn horowitz_exact_maximum_score_is_certified_at_765_correct() {
     assert_eq!(v["correct"], 765);
 }
 
+/// Martins' labour-force data (2,339 rows, d = 7; data/martins-lfp): no certified optimum is
+/// published, and the HITS tabu search reports a direction with 1,624 rows right. So a
+/// branch-and-bound certificate must never claim more than 2,339 − 1,624 = 715 rows are
+/// necessarily wrong (a bound that overclaims fails here), and the incumbent must be at least
+/// the polished warm start's 1,611. `--max-nodes` (not a time limit) keeps the run the same on
+/// every machine (0.3 s here).
+#[test]
+fn martins_bounds_bracket_the_published_heuristic() {
+    let out = signest(&[
+        "fit",
+        "--data",
+        &repo_file("data/martins-lfp/martins.csv"),
+        "--estimator",
+        "sign",
+        "--standardize",
+        "--max-nodes",
+        "3000",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["n"], 2339);
+    assert_eq!(v["d"], 7);
+    let correct = v["correct"].as_u64().unwrap();
+    let lower = v["lower_bound"].as_f64().unwrap();
+    assert!(
+        correct >= 1611,
+        "incumbent {correct} below the warm start's 1611"
+    );
+    assert!(
+        lower > 0.0 && lower <= 715.0,
+        "lower bound {lower} on wrong rows contradicts HITS's 1624 right"
+    );
+    assert!(lower <= (2339 - correct) as f64);
+    assert_eq!(v["certified"], lower == (2339 - correct) as f64);
+}
+
 fn assert_input_error(args: &[&str], expect: &str) {
     let out = signest(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
