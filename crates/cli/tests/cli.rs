@@ -96,27 +96,36 @@ fn fit_json_has_the_documented_keys_and_consistent_values() {
     }
 }
 
+/// `signest fit --estimator sign --standardize --json` on a shipped data file (plus `extra`
+/// options): the parsed JSON, after asserting that the fit succeeded.
+fn fit_sign_json(data: &str, extra: &[&str]) -> serde_json::Value {
+    let file = repo_file(data);
+    let mut args = vec![
+        "fit",
+        "--data",
+        &file,
+        "--estimator",
+        "sign",
+        "--standardize",
+    ];
+    args.extend_from_slice(extra);
+    args.push("--json");
+    let out = signest(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The published exact maximum-score computation on Horowitz's data (Florios & Skouras 2008;
 /// the CPLEX run shipped with kflorios/maxscore-estimator-MIP-inPython reports objective 765
 /// with the first coefficient fixed to +1) classifies 765 of 842 rows correctly. Over the whole
 /// sphere the optimum can only be as good or better; signest certifies 765.
 #[test]
 fn horowitz_exact_maximum_score_is_certified_at_765_correct() {
-    let out = signest(&[
-        "fit",
-        "--data",
-        &repo_file("data/horowitz-worktrip/horowitz.csv"),
-        "--estimator",
-        "sign",
-        "--standardize",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = fit_sign_json("data/horowitz-worktrip/horowitz.csv", &[]);
     assert_eq!(v["n"], 842);
     assert_eq!(v["d"], 5);
     assert_eq!(v["certified"], true);
@@ -131,23 +140,7 @@ fn horowitz_exact_maximum_score_is_certified_at_765_correct() {
 /// every machine (0.3 s here).
 #[test]
 fn martins_bounds_bracket_the_published_heuristic() {
-    let out = signest(&[
-        "fit",
-        "--data",
-        &repo_file("data/martins-lfp/martins.csv"),
-        "--estimator",
-        "sign",
-        "--standardize",
-        "--max-nodes",
-        "3000",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = fit_sign_json("data/martins-lfp/martins.csv", &["--max-nodes", "3000"]);
     assert_eq!(v["n"], 2339);
     assert_eq!(v["d"], 7);
     let correct = v["correct"].as_u64().unwrap();
