@@ -187,9 +187,13 @@ enum Command {
         /// Where this run's results go.
         #[arg(long, default_value = "results/ci/latest")]
         out: PathBuf,
-        /// Rewrite the baseline from this run (deliberately; its manifest records how).
-        #[arg(long)]
+        /// Rewrite the baseline from this run (deliberately; needs --reason). The new baseline
+        /// keeps the old one's history and records the reason, the commit and which items moved.
+        #[arg(long, requires = "reason")]
         update_baseline: bool,
+        /// Why the baseline is rewritten (e.g. "bt solver change: numbers move within MCSEs").
+        #[arg(long, requires = "update_baseline")]
+        reason: Option<String>,
         #[arg(long)]
         threads: Option<usize>,
     },
@@ -381,11 +385,17 @@ fn run(cmd: Command) -> Result<(), CliError> {
             baseline,
             out,
             update_baseline,
+            reason,
             threads,
         } => {
+            let update = if update_baseline {
+                reason.as_deref()
+            } else {
+                None
+            };
             print!(
                 "{}",
-                signest::theory::check(&experiment, &baseline, &out, update_baseline, threads)?
+                signest::theory::check(&experiment, &baseline, &out, update, threads)?
             );
         }
         Command::Report { dir, format } => {

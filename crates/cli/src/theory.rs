@@ -140,7 +140,7 @@ pub fn check(
     experiment: &Path,
     baseline: &Path,
     out: &Path,
-    update: bool,
+    update: Option<&str>,
     threads: Option<usize>,
 ) -> Result<String, CliError> {
     let o = signest_theory::gate::check(experiment, baseline, out, update, threads)?;

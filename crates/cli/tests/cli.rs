@@ -275,6 +275,19 @@ fn theory_commands_reject_bad_input_with_exit_2() {
         ],
         "cannot read the baseline",
     );
+    // A deliberate baseline rewrite must say why.
+    assert_input_error(
+        &[
+            "check",
+            "--update-baseline",
+            "--baseline",
+            &format!("{e}/none.json"),
+            "--out",
+            &e,
+        ],
+        "--reason",
+    );
+    assert!(!empty.join("none.json").exists());
     let bad = temp_csv(
         "name = \"x\"\nseed = 1\nreplications = 2\n[dgp]\npopulation = \"two_type\"\nbeta_bar = [1.0, 0.5]\nv = [1.0, 0.0]\n[grid]\nn = [100]\n[[estimator]]\nname = \"bt\"\n[verify]\nexpect = [\"C9\"]\n",
     );

@@ -183,6 +183,15 @@ pub struct Interval {
     pub value: f64,
     pub lo: f64,
     pub hi: f64,
+    /// Standard error of `value`: the standard deviation of the finite bootstrap draws (for a
+    /// population target, its stated numerical error; NaN when the statistic has none). The
+    /// gate measures changes against a baseline in these units.
+    #[serde(default = "nan")]
+    pub se: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl Interval {
@@ -241,7 +250,18 @@ pub fn bootstrap(
         value,
         lo: signest_sweep::output::quantile(&draws, a),
         hi: signest_sweep::output::quantile(&draws, 1.0 - a),
+        se: std_dev(&draws),
     }
+}
+
+/// Sample standard deviation (n − 1 denominator); NaN with fewer than two values.
+pub fn std_dev(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return f64::NAN;
+    }
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
 fn ols_slope(x: &[f64], y: &[f64]) -> f64 {

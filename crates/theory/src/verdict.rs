@@ -36,6 +36,10 @@ pub struct Verdict {
     pub value: f64,
     pub lo: f64,
     pub hi: f64,
+    /// Standard error of `value` ([`Interval::se`]): bootstrap, or a target's numerical error;
+    /// NaN for a statistic without one (a crossover n).
+    #[serde(default = "nan")]
+    pub se: f64,
     pub threshold: String,
     pub pass: bool,
     /// Whether the experiment declares this claim as expected to pass.
@@ -236,6 +240,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
             value: iv.value,
             lo: iv.lo,
             hi: iv.hi,
+            se: iv.se,
             threshold: threshold.into(),
             pass,
             expected: expected(claim),
@@ -259,6 +264,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
             value: t.bias_deg,
             lo: (t.bias_deg - 3.0 * t.error_deg).max(0.0),
             hi: t.bias_deg + 3.0 * t.error_deg,
+            se: t.error_deg,
         };
         let small = |t: &TargetRow| t.bias_deg <= (3.0 * t.error_deg).max(0.01);
         let big = |t: &TargetRow| t.bias_deg > 3.0 * t.error_deg + 0.01;
@@ -519,6 +525,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
                             value: v,
                             lo: v,
                             hi: v,
+                            se: f64::NAN,
                         },
                         "exists in the grid",
                         x.is_some(),
@@ -879,7 +886,12 @@ mod tests {
     use signest_core::seed::stream;
 
     fn iv(value: f64, lo: f64, hi: f64) -> Interval {
-        Interval { value, lo, hi }
+        Interval {
+            value,
+            lo,
+            hi,
+            se: f64::NAN,
+        }
     }
 
     #[test]

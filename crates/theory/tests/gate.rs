@@ -70,8 +70,23 @@ fn clean_rerun_passes_every_item() {
     let run = execute(&e, &clean, Some(1)).unwrap();
     let items = gate(&e, &run, &b);
     assert!(items.iter().all(|i| i.pass));
-    // 1 experiment + 12 (cell, estimator) × 3 + verdicts + 6 replays
-    assert!(items.len() >= 1 + 36 + 6, "{}", items.len());
+    // 1 experiment + 12 (cell, estimator) × 3 + 4 targets + verdicts × (1 + 3) + 6 replays
+    assert!(items.len() >= 1 + 36 + 4 + 6, "{}", items.len());
+    // Same code, same seed: every compared number is unchanged.
+    for i in items
+        .iter()
+        .filter(|i| i.check == "statistic" || i.check == "target")
+    {
+        assert!(
+            i.change == 0.0,
+            "{} {} moved by {}",
+            i.check,
+            i.subject,
+            i.change
+        );
+    }
+    assert_eq!(items.iter().filter(|i| i.check == "target").count(), 4);
+    assert!(items.iter().filter(|i| i.check == "statistic").count() >= 3 * 8);
 }
 
 /// A legitimate change that redraws every data set (another master seed) stays within the
@@ -84,6 +99,118 @@ fn redrawn_data_pass_the_accuracy_items() {
     let run = execute(&e2, &clean, Some(2)).unwrap();
     let items = gate(&e, &run, &b);
     assert!(failed(&items, "accuracy").is_empty() && failed(&items, "mcse").is_empty());
+    // The statistic items (k_s from a 1e-3 family-wise rate) and the targets (independent of
+    // the seed) pass a redraw too; the statistics did move, by about one SE.
+    assert!(failed(&items, "statistic").is_empty() && failed(&items, "target").is_empty());
+    let moved = items
+        .iter()
+        .filter(|i| i.check == "statistic" && i.unit == "bootstrap SE")
+        .map(|i| i.change.abs())
+        .fold(0.0, f64::max);
+    assert!(
+        moved > 0.1,
+        "a redraw left every statistic unchanged ({moved})"
+    );
+}
+
+/// The defect the verdict items alone missed: a statistic computed by a wrong rule whose
+/// pass/fail does not change. Every verdict's statistic and interval are shifted by 6
+/// combined bootstrap SEs (pass/fail kept): each shifted number must be caught; a shift by
+/// one SE (what a redraw does) must not be.
+#[test]
+fn planted_statistic_shift_is_caught_without_a_verdict_flip() {
+    let (e, b) = baseline();
+    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    for (shift, caught) in [(6.0, true), (1.0, false)] {
+        let mut run = clean_run.clone();
+        for v in run
+            .verdicts
+            .iter_mut()
+            .filter(|v| v.se.is_finite() && v.se > 0.0)
+        {
+            let d = shift * v.se * 2f64.sqrt();
+            v.value += d;
+            v.lo += d;
+            v.hi += d;
+        }
+        let items = gate(&e, &run, &b);
+        assert!(failed(&items, "verdict").is_empty());
+        let shifted = run
+            .verdicts
+            .iter()
+            .filter(|v| v.se.is_finite() && v.se > 0.0)
+            .count();
+        assert!(shifted >= 8, "{shifted}");
+        let n_failed = failed(&items, "statistic").len();
+        if caught {
+            assert_eq!(
+                n_failed,
+                3 * shifted,
+                "a 6-SE shift passed the statistic items"
+            );
+        } else {
+            assert_eq!(n_failed, 0, "a 1-SE shift raised an alarm");
+        }
+    }
+}
+
+/// The other defect: a target computed by a coarser rule, moved by 1e-8° while it states an
+/// error near 1e-12°. Caught; a move of 1e-13° (rounding) is not.
+#[test]
+fn planted_target_move_beyond_its_stated_error_is_caught() {
+    let (e, b) = baseline();
+    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    assert!(clean_run.targets.iter().all(|t| t.error_deg < 1e-10));
+    for (mv, caught) in [(1e-8, true), (1e-13, false)] {
+        let mut run = clean_run.clone();
+        run.targets[2].bias_deg += mv;
+        let items = gate(&e, &run, &b);
+        assert_eq!(
+            failed(&items, "target").len(),
+            usize::from(caught),
+            "move {mv}"
+        );
+    }
+    let mut run = clean_run.clone();
+    run.targets[0].method = "stream".into();
+    assert_eq!(
+        failed(&gate(&e, &run, &b), "target").len(),
+        1,
+        "a changed method passed"
+    );
+}
+
+/// `check --update-baseline` needs a reason, keeps the history and records what moved.
+#[test]
+fn baseline_updates_record_their_reason_and_history() {
+    let dir = std::env::temp_dir().join(format!("signest-gate-history-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exp_path = dir.join("gate_test.toml");
+    std::fs::write(&exp_path, EXP).unwrap();
+    let base = dir.join("baseline.json");
+    let out = dir.join("latest");
+    let check = signest_theory::gate::check;
+    assert!(check(&exp_path, &base, &out, Some("  "), Some(2)).is_err());
+    assert!(
+        !base.exists(),
+        "an update without a reason wrote a baseline"
+    );
+    check(&exp_path, &base, &out, Some("first"), Some(2)).unwrap();
+    let o = check(&exp_path, &base, &out, Some("second"), Some(2)).unwrap();
+    assert!(o.baseline_updated);
+    let b: Baseline = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let reasons: Vec<&str> = b.changes.iter().map(|c| c.reason.as_str()).collect();
+    assert_eq!(reasons, ["first", "second"]);
+    assert_eq!(b.changes[0].identical_runs, None);
+    assert_eq!(b.changes[1].identical_runs, Some(true));
+    assert!(b.changes[1].moved.is_empty());
+    let o = check(&exp_path, &base, &out, None, Some(2)).unwrap();
+    assert!(o.identical_to_baseline && o.items.iter().all(|i| i.pass));
+    let report = std::fs::read_to_string(out.join("check.md")).unwrap();
+    assert!(report.contains("| check | subject | value | baseline | change | allowed |"));
+    assert!(report.contains("False alarms"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
