@@ -10,6 +10,25 @@ pub fn angular_error_deg(u_hat: &[f64], u_star: &[f64]) -> f64 {
     c.clamp(-1.0, 1.0).acos().to_degrees()
 }
 
+/// Angle between two directions in degrees by Kahan's formula `2·atan2(‖â − b̂‖, ‖â + b̂‖)`:
+/// the same angle as [`angular_error_deg`], but accurate to a few ulps everywhere, where the
+/// arccos form cannot resolve angles below ~1e-6° (arccos(1 − ε) ≈ √(2ε) rad). Used where a
+/// tiny angle matters: population targets' biases and numerical errors, and the gate's
+/// comparison of target directions. A zero vector gives NaN.
+pub fn fine_angle_deg(a: &[f64], b: &[f64]) -> f64 {
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 || !na.is_finite() || !nb.is_finite() {
+        return f64::NAN;
+    }
+    let (mut minus, mut plus) = (0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        let (u, v) = (x / na, y / nb);
+        minus += (u - v) * (u - v);
+        plus += (u + v) * (u + v);
+    }
+    (2.0 * minus.sqrt().atan2(plus.sqrt())).to_degrees()
+}
+
 /// The Σ-weighted angle in degrees (SPEC §3): the angle between Σ^½ û and Σ^½ u*, i.e.
 /// `arccos(û'Σu* / sqrt(û'Σû · u*'Σu*))`, with `cov` = Σ row-major d×d (symmetric positive
 /// semi-definite). For z ~ N(0, Σ) the disagreement is exactly this over 180°.
@@ -118,6 +137,32 @@ pub fn loss01(data: &Comparisons, u: &[f64]) -> Loss01 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tiny angles that arccos cannot resolve, known exactly from their construction
+    /// (cos t, sin t); and the arccos values where both are accurate.
+    #[test]
+    fn fine_angle_resolves_tiny_angles() {
+        for t in [1e-13f64, 1e-10, 1e-7, 1e-3] {
+            let a = [t.cos() * 3.0, t.sin() * 3.0];
+            let got = fine_angle_deg(&a, &[1.0, 0.0]);
+            assert!(
+                (got - t.to_degrees()).abs() <= 1e-12 * t.to_degrees(),
+                "{t}: {got}"
+            );
+        }
+        // arccos reads 0 for 1e-10 rad: the reason fine_angle_deg exists.
+        let t: f64 = 1e-10;
+        assert_eq!(angular_error_deg(&[t.cos(), t.sin()], &[1.0, 0.0]), 0.0);
+        for (a, b) in [
+            ([1.0, 0.3, -2.0], [0.5, 1.0, 1.0]),
+            ([1.0, 0.0, 0.0], [-1.0, 1e-3, 0.0]),
+        ] {
+            let (f, c) = (fine_angle_deg(&a, &b), angular_error_deg(&a, &b));
+            assert!((f - c).abs() < 1e-9, "{f} vs {c}");
+        }
+        assert_eq!(fine_angle_deg(&[1.0, 0.0], &[-2.0, 0.0]), 180.0);
+        assert!(fine_angle_deg(&[0.0, 0.0], &[1.0, 0.0]).is_nan());
+    }
 
     #[test]
     fn angle_of_known_pairs() {

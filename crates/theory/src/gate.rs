@@ -297,7 +297,7 @@ fn direction_angle(a: &str, b: &str) -> f64 {
         |s: &str| -> Option<Vec<f64>> { s.split_whitespace().map(|x| x.parse().ok()).collect() };
     match (p(a), p(b)) {
         (Some(x), Some(y)) if x.len() == y.len() && !x.is_empty() => {
-            signest_core::metrics::angular_error_deg(&x, &y)
+            signest_core::metrics::fine_angle_deg(&x, &y)
         }
         _ => f64::NAN,
     }

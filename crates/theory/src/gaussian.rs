@@ -33,7 +33,7 @@ use crate::targets::Target;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use signest_core::linalg::{dot, norm, normalized};
-use signest_core::metrics::angular_error_deg;
+use signest_core::metrics::fine_angle_deg;
 use signest_sim::{Dgp, Noise, Population};
 use std::f64::consts::PI;
 
@@ -263,7 +263,7 @@ pub fn gaussian_targets(dgp: &Dgp) -> Option<[Target; 2]> {
     let bt = Target {
         estimator: "bt".into(),
         method: "gaussian".into(),
-        bias_deg: angular_error_deg(&bt_u, &u_star),
+        bias_deg: fine_angle_deg(&bt_u, &u_star),
         error_deg: bt_err,
         direction: bt_u.clone(),
         sample_size: 0,
@@ -451,13 +451,13 @@ pub fn gaussian_targets(dgp: &Dgp) -> Option<[Target; 2]> {
             .zip(&e)
             .map(|(a, b)| step.cos() * a + step.sin() * b)
             .collect();
-        angular_error_deg(&from_v(&moved), &s_u)
+        fine_angle_deg(&from_v(&moved), &s_u)
     };
-    let s_err = (angular_error_deg(&from_v(&v_c), &s_u) + opt_err).max(1e-12);
+    let s_err = (fine_angle_deg(&from_v(&v_c), &s_u) + opt_err).max(1e-12);
     let sign = Target {
         estimator: "sign".into(),
         method: "gaussian".into(),
-        bias_deg: angular_error_deg(&s_u, &u_star),
+        bias_deg: fine_angle_deg(&s_u, &u_star),
         error_deg: s_err,
         direction: s_u,
         sample_size: 0,
