@@ -2,8 +2,8 @@
 # Mutation testing of the files where a slip changes a verdict (issue 16; not part of CI).
 # Usage: scripts/mutants.sh SCOPE [cargo-mutants args...], SCOPE one of
 #   theory     crates/theory/src/{stats,verdict,targets,gate}.rs  (tests: signest-theory)
-#   sign       crates/estimator/src/sign/                          (tests: signest-estimator)
-#   core       crates/core/src/{metrics,seed}.rs                   (tests: signest-core, signest-theory)
+#   sign       crates/estimator/src/sign/                          (tests: signest-estimator, signest-sweep)
+#   core       crates/core/src/{metrics,seed}.rs                   (tests: signest-core, signest-sweep, signest-theory)
 #   output     crates/sweep/src/output.rs                          (tests: signest-sweep, signest-theory)
 #   all        every scope above, one after another
 # Each scope tests only the packages that exercise it (release profile), so one mutant costs
@@ -29,8 +29,8 @@ run() {
 case "$scope" in
   theory) run theory "signest-theory" crates/theory/src/stats.rs crates/theory/src/verdict.rs \
             crates/theory/src/targets.rs crates/theory/src/gate.rs -- "$@" ;;
-  sign)   run sign "signest-estimator" 'crates/estimator/src/sign/**' -- "$@" ;;
-  core)   run core "signest-core signest-theory" crates/core/src/metrics.rs crates/core/src/seed.rs -- "$@" ;;
+  sign)   run sign "signest-estimator signest-sweep" 'crates/estimator/src/sign/**' -- "$@" ;;
+  core)   run core "signest-core signest-sweep signest-theory" crates/core/src/metrics.rs crates/core/src/seed.rs -- "$@" ;;
   output) run output "signest-sweep signest-theory" crates/sweep/src/output.rs -- "$@" ;;
   all)    for s in theory sign core output; do "$0" "$s" "$@" || true; done ;;
   *) echo "unknown scope '$scope' (theory, sign, core, output, all)" >&2; exit 2 ;;

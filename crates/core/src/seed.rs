@@ -94,6 +94,16 @@ mod tests {
         }
     }
 
+    /// SplitMix64 from state 0: the first outputs of the reference implementation
+    /// (Vigna, splitmix64.c), as used to seed xoshiro generators.
+    #[test]
+    fn splitmix_matches_published_vectors() {
+        let mut s = 0u64;
+        assert_eq!(splitmix64(&mut s), 0xe220a8397b1dcdaf);
+        assert_eq!(splitmix64(&mut s), 0x6e789e6aa1b965f4);
+        assert_eq!(splitmix64(&mut s), 0x06c45d188009454f);
+    }
+
     #[test]
     fn fnv_matches_published_vectors() {
         // Test vectors from the FNV reference (draft-eastlake-fnv): "" and "a".
