@@ -1015,7 +1015,7 @@ fn an_observer_counts_units_and_can_stop_the_run() {
 fn committed_results_replay_to_the_bit() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/paper");
     for name in ["homogeneous", "consistency_two_type_d2"] {
-        let rd = signest_sweep::ResultsDir::open(&root.join(name)).unwrap();
+        let rd = signest_sweep::ResultsDir::open(root.join(name)).unwrap();
         let a = signest_sweep::audit(&rd, 6, 2_000).unwrap();
         assert!(a.units.len() >= 3, "{name}: {:?}", a.units);
         assert!(a.all_identical(), "{name}: {:?}", a.units);
