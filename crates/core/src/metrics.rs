@@ -164,6 +164,53 @@ mod tests {
         assert!(fine_angle_deg(&[0.0, 0.0], &[1.0, 0.0]).is_nan());
     }
 
+    /// Hand-computed: Σ = diag(4, 1), û = (1, 0), u* = (1, 1): Σ^½û = (2, 0) and Σ^½u* = (2, 1),
+    /// so the Σ-angle is atan(1/2) = 26.565…°, while the Euclidean angle is 45°.
+    #[test]
+    fn sigma_angle_of_a_known_pair() {
+        let cov = [4.0, 0.0, 0.0, 1.0];
+        let got = sigma_angle_deg(&[1.0, 0.0], &[1.0, 1.0], &cov);
+        assert!((got - 0.5f64.atan().to_degrees()).abs() < 1e-12, "{got}");
+        // Off-diagonal terms enter: Σ = [[1, 0.5], [0.5, 1]], û = (1, 0), u* = (0, 1):
+        // cos = 0.5 / (1·1), 60°.
+        let got = sigma_angle_deg(&[1.0, 0.0], &[0.0, 1.0], &[1.0, 0.5, 0.5, 1.0]);
+        assert!((got - 60.0).abs() < 1e-12, "{got}");
+    }
+
+    /// Hand-counted: of four test points, û = (1, 0) and u* = (1, 1) disagree in sign on
+    /// exactly one, (−1, 2); a point with û'z = 0 = u*'z agrees; one with û'z = 0 < u*'z does not.
+    #[test]
+    fn disagreement_on_a_counted_test_set() {
+        let z = [1.0, 1.0, -1.0, 2.0, 2.0, -1.0, -1.0, -1.0];
+        let e = disagreement_on(&z, 2, &[1.0, 0.0], &[1.0, 1.0]);
+        assert_eq!(e.mean, 0.25);
+        assert!(
+            (e.mcse - (0.25f64 * 0.75 / 4.0).sqrt()).abs() < 1e-15,
+            "{e:?}"
+        );
+        let ties = [0.0, 0.0, 0.0, 1.0];
+        let e = disagreement_on(&ties, 2, &[1.0, 0.0], &[1.0, 1.0]);
+        assert_eq!(e.mean, 0.5, "(0,0) agrees, (0,1) disagrees");
+    }
+
+    /// Hand-computed: u = (1, 0) on four rows with weights 1, 2, 3, 4: row 1 correct, row 2
+    /// wrong, row 3 a tie (z'u = 0), row 4 wrong. Weighted loss 2 + 1.5 + 4 = 7.5 of 10;
+    /// unweighted 1 + 0.5 + 1 = 2.5 of 4.
+    #[test]
+    fn loss01_of_a_counted_data_set() {
+        let z = vec![1.0, 0.0, 1.0, 5.0, 0.0, 1.0, -2.0, 1.0];
+        let y = vec![1.0, -1.0, 1.0, 1.0];
+        let data = Comparisons::new(2, z, y)
+            .unwrap()
+            .with_weights(vec![1.0, 2.0, 3.0, 4.0])
+            .unwrap();
+        let l = loss01(&data, &[1.0, 0.0]);
+        assert_eq!((l.correct, l.ties, l.n), (1, 1, 4));
+        assert_eq!((l.weighted, l.unweighted, l.total_weight), (7.5, 2.5, 10.0));
+        assert_eq!(l.weighted_fraction(), 0.75);
+        assert_eq!(l.unweighted_fraction(), 0.625);
+    }
+
     #[test]
     fn angle_of_known_pairs() {
         assert!((angular_error_deg(&[1.0, 0.0], &[0.0, 2.0]) - 90.0).abs() < 1e-12);

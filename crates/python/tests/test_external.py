@@ -111,4 +111,7 @@ def test_the_gate_on_a_users_estimator_passes_and_catches_a_planted_slip(in_root
     monkeypatch.setenv("MY_ESTIMATOR_BUG", "1")
     bad = subprocess.run(args + ["--out", str(tmp_path / "bad")], capture_output=True, text=True)
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert "| accuracy | n=2000/d=2/heterogeneity=1 my_estimator | FAIL |" in bad.stdout
+    # The failed items' table: | check | subject | value | baseline | change | allowed | unit | result | detail |
+    rows = [r.split("|") for r in bad.stdout.splitlines() if r.startswith("| accuracy |")]
+    assert any(r[2].strip() == "n=2000/d=2/heterogeneity=1 my_estimator" and r[8].strip() == "FAIL"
+               for r in rows), bad.stdout
