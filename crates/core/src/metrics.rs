@@ -175,6 +175,11 @@ mod tests {
         // cos = 0.5 / (1·1), 60°.
         let got = sigma_angle_deg(&[1.0, 0.0], &[0.0, 1.0], &[1.0, 0.5, 0.5, 1.0]);
         assert!((got - 60.0).abs() < 1e-12, "{got}");
+        // d = 3 (row slices of Σ differ from d = 2's): Σ = diag(1, 4, 9), û = (0, 0, 1),
+        // u* = (0, 1, 1): Σ^½û = (0, 0, 3), Σ^½u* = (0, 2, 3), angle atan(2/3).
+        let cov3 = [1.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 9.0];
+        let got = sigma_angle_deg(&[0.0, 0.0, 1.0], &[0.0, 1.0, 1.0], &cov3);
+        assert!((got - (2.0f64 / 3.0).atan().to_degrees()).abs() < 1e-12, "{got}");
     }
 
     /// Hand-counted: of four test points, û = (1, 0) and u* = (1, 1) disagree in sign on
