@@ -179,7 +179,10 @@ mod tests {
         // u* = (0, 1, 1): Σ^½û = (0, 0, 3), Σ^½u* = (0, 2, 3), angle atan(2/3).
         let cov3 = [1.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 9.0];
         let got = sigma_angle_deg(&[0.0, 0.0, 1.0], &[0.0, 1.0, 1.0], &cov3);
-        assert!((got - (2.0f64 / 3.0).atan().to_degrees()).abs() < 1e-12, "{got}");
+        assert!(
+            (got - (2.0f64 / 3.0).atan().to_degrees()).abs() < 1e-12,
+            "{got}"
+        );
     }
 
     /// Hand-counted: of four test points, û = (1, 0) and u* = (1, 1) disagree in sign on

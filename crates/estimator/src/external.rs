@@ -68,6 +68,8 @@ struct Worker {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying the worker's standard error into `stderr` (ends at its EOF).
+    stderr_reader: std::thread::JoinHandle<()>,
 }
 
 impl Worker {
@@ -96,7 +98,7 @@ impl Worker {
         let stderr = Arc::new(Mutex::new(String::new()));
         let tail = stderr.clone();
         let mut err = child.stderr.take().expect("piped");
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(k) = err.read(&mut buf) {
                 if k == 0 {
@@ -118,7 +120,17 @@ impl Worker {
             child,
             lines,
             stderr,
+            stderr_reader,
         })
+    }
+
+    /// After the worker exited: waits (at most `max`) until its standard error has been read
+    /// to EOF, so that the tail quoted in an error holds what it wrote before exiting.
+    fn stderr_settled(&self, max: Duration) {
+        let t = Instant::now();
+        while !self.stderr_reader.is_finished() && t.elapsed() < max {
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     fn stderr_tail(&self) -> String {
@@ -275,6 +287,7 @@ impl Estimator for External {
                     .and_then(|_| s.flush())
             });
         if let Err(e) = sent {
+            worker.stderr_settled(Duration::from_millis(500));
             let tail = worker.stderr_tail();
             return Err(fail(format!(
                 "the worker did not take the request ({e}): it has exited and is restarted for the next fit{tail}"
@@ -297,6 +310,9 @@ impl Estimator for External {
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(10));
+                }
+                if status.is_some() {
+                    worker.stderr_settled(Duration::from_secs(1));
                 }
                 let tail = worker.stderr_tail();
                 return Err(fail(format!(

@@ -29,13 +29,14 @@ fn err(r: Result<signest_estimator::Fit, FitError>) -> String {
 
 #[test]
 fn a_worker_answers_every_request_with_the_files_it_was_sent() {
-    // The worker reads the request, checks that z.npy and y.npy exist and have the .npy
-    // magic, and answers a fixed direction; the harness normalises it and removes the files.
+    // The worker reads the request, logs the path it was sent (before answering, so the log
+    // is complete when the fit returns), checks that z.npy has the .npy magic, and answers a
+    // fixed direction; the harness normalises it and removes the files.
     let log = std::env::temp_dir().join(format!("signest-ext-log-{}", std::process::id()));
     let _ = std::fs::remove_file(&log);
     let e = sh(
         &format!(
-            r#"while read l; do z=$(echo "$l" | sed 's/.*"z":"\([^"]*\)".*/\1/'); head -c 6 "$z" | grep -q NUMPY && echo '{{"direction": [3, 4], "notes": ["ok"]}}' || echo '{{"error": "no z.npy"}}'; echo "$z" >> '{}'; done"#,
+            r#"while read l; do z=$(echo "$l" | sed 's/.*"z":"\([^"]*\)".*/\1/'); echo "$z" >> '{}'; head -c 6 "$z" | grep -q NUMPY && echo '{{"direction": [3, 4], "notes": ["ok"]}}' || echo '{{"error": "no z.npy"}}'; done"#,
             log.display()
         ),
         10.0,
