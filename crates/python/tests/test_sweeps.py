@@ -109,11 +109,17 @@ def test_ctrl_c_stops_the_run_and_keeps_finished_units(tmp_path):
     exp.write_text(SMALL.replace("replications = 4", "replications = 20000"))
     out = tmp_path / "long"
     ticks = []
+    # A process started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: install Python's own for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     t = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     t.start()
-    with pytest.raises(KeyboardInterrupt):
-        signest._signest.run(str(exp), out=str(out), threads=1, callback=lambda d, n: ticks.append(d))
-    t.cancel()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            signest._signest.run(str(exp), out=str(out), threads=1, callback=lambda d, n: ticks.append(d))
+    finally:
+        t.cancel()
+        signal.signal(signal.SIGINT, previous)
     kept = (out / "progress.jsonl").read_text().splitlines()
     assert not (out / "manifest.json").exists()
     assert 0 < len(kept) < 40000 and len(kept) >= len(ticks) - 1, (len(kept), len(ticks))
