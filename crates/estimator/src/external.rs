@@ -124,11 +124,11 @@ impl Worker {
         })
     }
 
-    /// After the worker exited: waits (at most `max`) until its standard error has been read
-    /// to EOF, so that the tail quoted in an error holds what it wrote before exiting.
-    fn stderr_settled(&self, max: Duration) {
+    /// After the worker exited: waits (at most 1 s) until its standard error has been read to
+    /// EOF, so that the tail quoted in an error holds what it wrote before exiting.
+    fn stderr_settled(&self) {
         let t = Instant::now();
-        while !self.stderr_reader.is_finished() && t.elapsed() < max {
+        while !self.stderr_reader.is_finished() && t.elapsed() < Duration::from_secs(1) {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -287,7 +287,7 @@ impl Estimator for External {
                     .and_then(|_| s.flush())
             });
         if let Err(e) = sent {
-            worker.stderr_settled(Duration::from_millis(500));
+            worker.stderr_settled();
             let tail = worker.stderr_tail();
             return Err(fail(format!(
                 "the worker did not take the request ({e}): it has exited and is restarted for the next fit{tail}"
@@ -312,7 +312,7 @@ impl Estimator for External {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 if status.is_some() {
-                    worker.stderr_settled(Duration::from_secs(1));
+                    worker.stderr_settled();
                 }
                 let tail = worker.stderr_tail();
                 return Err(fail(format!(

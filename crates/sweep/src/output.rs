@@ -160,17 +160,23 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
+/// Sample variance (n − 1 denominator); NaN with fewer than two values.
+pub fn sample_variance(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return f64::NAN;
+    }
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0)
+}
+
 fn mean_mcse(x: &[f64]) -> (f64, f64) {
     let n = x.len() as f64;
     if x.is_empty() {
         return (f64::NAN, f64::NAN);
     }
     let m = x.iter().sum::<f64>() / n;
-    if x.len() < 2 {
-        return (m, f64::NAN);
-    }
-    let v = x.iter().map(|a| (a - m).powi(2)).sum::<f64>() / (n - 1.0);
-    (m, (v / n).sqrt())
+    (m, (sample_variance(x) / n).sqrt())
 }
 
 /// Summaries per (cell, estimator), in the order rows first appear.

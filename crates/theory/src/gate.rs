@@ -248,46 +248,23 @@ const NONE: Num = Num {
 /// Compares one number with its baseline in units of `se` (two-sided, within `k`): equal
 /// NaNs agree; a number without a standard error must equal the baseline's (to `floor`).
 fn two_sided(new: f64, base: f64, se: f64, k: f64, floor: f64, unit: &'static str) -> (bool, Num) {
-    if new.is_nan() || base.is_nan() {
-        let pass = new.is_nan() && base.is_nan();
-        let change = if pass { 0.0 } else { f64::INFINITY };
-        return (
-            pass,
-            Num {
-                value: new,
-                baseline: base,
-                change,
-                allowed: 0.0,
-                unit,
-            },
-        );
-    }
     let d = new - base;
-    if se.is_finite() && se > 0.0 {
-        let change = d / se;
-        let pass = d.abs() <= k * se + floor;
-        (
-            pass,
-            Num {
-                value: new,
-                baseline: base,
-                change,
-                allowed: k,
-                unit,
-            },
-        )
+    let (pass, change, allowed, unit) = if new.is_nan() || base.is_nan() {
+        let both = new.is_nan() && base.is_nan();
+        (both, if both { 0.0 } else { f64::INFINITY }, 0.0, unit)
+    } else if se.is_finite() && se > 0.0 {
+        (d.abs() <= k * se + floor, d / se, k, unit)
     } else {
-        (
-            d.abs() <= floor,
-            Num {
-                value: new,
-                baseline: base,
-                change: d,
-                allowed: floor,
-                unit: "exact",
-            },
-        )
-    }
+        (d.abs() <= floor, d, floor, "exact")
+    };
+    let n = Num {
+        value: new,
+        baseline: base,
+        change,
+        allowed,
+        unit,
+    };
+    (pass, n)
 }
 
 /// Angle (degrees) between two directions written as space-separated coordinates; NaN when
@@ -493,7 +470,8 @@ pub fn compare(exp: &Study, run: &GateRun, base: &Baseline) -> Vec<GateItem> {
         };
         let (ok_bias, n) = two_sided(t.bias_deg, b.bias_deg, se, k, TARGET_FLOOR_DEG, unit);
         let moved = direction_angle(&t.direction, &b.direction);
-        let ok_dir = moved <= k * se + TARGET_FLOOR_DEG;
+        let dir_limit = k * se + TARGET_FLOOR_DEG;
+        let ok_dir = moved <= dir_limit;
         let ok_method = t.method == b.method;
         item(
             "target",
@@ -502,12 +480,7 @@ pub fn compare(exp: &Study, run: &GateRun, base: &Baseline) -> Vec<GateItem> {
             n,
             format!(
                 "bias (deg), {} (baseline {}), error {:.1e}° (baseline {:.1e}°); direction moved {:.2e}° (allowed {:.2e}°)",
-                t.method,
-                b.method,
-                t.error_deg,
-                b.error_deg,
-                moved,
-                k * se + TARGET_FLOOR_DEG
+                t.method, b.method, t.error_deg, b.error_deg, moved, dir_limit
             ),
         );
     }
@@ -655,7 +628,7 @@ pub fn table(items: &[GateItem], failed_only: bool) -> String {
 pub fn false_alarm_text(items: &[GateItem]) -> String {
     let count = |c: &str| items.iter().filter(|i| i.check == c).count();
     let n_acc = count("accuracy");
-    let p_acc = 1.0 - statrs_phi(K);
+    let p_acc = 1.0 - crate::quad::normal_cdf(K);
     let n_stat = items
         .iter()
         .filter(|i| i.check == "statistic" && i.unit == "bootstrap SE")
@@ -666,11 +639,6 @@ pub fn false_alarm_text(items: &[GateItem]) -> String {
         p_acc * n_acc as f64,
         statistic_k_of(items),
     )
-}
-
-fn statrs_phi(x: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::standard().cdf(x)
 }
 
 /// What [`check`] found.

@@ -190,7 +190,8 @@ pub struct Interval {
     pub se: f64,
 }
 
-fn nan() -> f64 {
+/// Serde default of a missing float column.
+pub(crate) fn nan() -> f64 {
     f64::NAN
 }
 
@@ -250,18 +251,8 @@ pub fn bootstrap(
         value,
         lo: signest_sweep::output::quantile(&draws, a),
         hi: signest_sweep::output::quantile(&draws, 1.0 - a),
-        se: std_dev(&draws),
+        se: signest_sweep::output::sample_variance(&draws).sqrt(),
     }
-}
-
-/// Sample standard deviation (n − 1 denominator); NaN with fewer than two values.
-pub fn std_dev(x: &[f64]) -> f64 {
-    if x.len() < 2 {
-        return f64::NAN;
-    }
-    let n = x.len() as f64;
-    let m = x.iter().sum::<f64>() / n;
-    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
 fn ols_slope(x: &[f64], y: &[f64]) -> f64 {

@@ -17,7 +17,7 @@
 //! other rows are reported but do not fail `signest verify`.
 
 use crate::spec::Study;
-use crate::stats::{self, Bootstrap, Interval};
+use crate::stats::{self, Bootstrap, Interval, nan};
 use crate::targets::{Target, TargetOptions};
 use signest_estimator::Family;
 use signest_sweep::Row;
@@ -104,10 +104,6 @@ pub fn experiment_targets(exp: &Study) -> Result<Vec<TargetRow>, signest_sweep::
         }
     }
     Ok(out)
-}
-
-fn nan() -> f64 {
-    f64::NAN
 }
 
 /// (Σ-weighted bias in degrees, disagreement with u*) of a target direction (SPEC §3).

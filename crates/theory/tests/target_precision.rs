@@ -37,6 +37,8 @@ fn within(what: &str, t: &Target, true_error: f64, reference_error: f64) {
     );
 }
 
+/// One user type with logistic noise: bt is correctly specified, so its target is beta itself,
+/// and sign's is u*; both stated errors are also small (< 1e-6°).
 #[test]
 fn homogeneous_targets_are_u_star_to_1e9_deg() {
     for features in [
@@ -58,6 +60,7 @@ fn homogeneous_targets_are_u_star_to_1e9_deg() {
         )
         .unwrap();
         for t in quadrature_targets(&dgp).unwrap() {
+            assert!(t.error_deg < 1e-6, "{features:?}: {t:?}");
             within(
                 &format!("{features:?}"),
                 &t,

@@ -1,5 +1,6 @@
 //! Population targets: known cases, and the quadrature route against the streamed
-//! large-sample route (which samples y from the DGP itself, not from p(z)).
+//! large-sample route (which samples y from the DGP itself, not from p(z)). Homogeneous users
+//! (targets u* in closed form): tests/target_precision.rs.
 
 use signest_sim::{Dgp, Features, Noise, Population};
 use signest_theory::targets::{
@@ -14,42 +15,6 @@ fn opts(n: u64) -> TargetOptions {
         sign_batch: 100_000,
         sign_batches: 8,
         prefer_quadrature: true,
-    }
-}
-
-/// One user type with logistic noise: bt is correctly specified, so its target is beta itself
-/// (scale included), and sign's is u*. Known in closed form; nothing here is computed by the
-/// code under test.
-#[test]
-fn homogeneous_logistic_targets_are_exact() {
-    for features in [
-        Features::Isotropic { d: 2 },
-        Features::Anisotropic {
-            scales: vec![2.0, 0.5],
-        },
-        Features::Laplace { d: 2, scale: 1.0 },
-        Features::Uniform {
-            d: 2,
-            half_width: 1.5,
-        },
-    ] {
-        let dgp = Dgp::new(
-            Population::homogeneous(vec![1.0, -0.7]),
-            features.clone(),
-            Noise::Logistic { scale: 1.0 },
-        )
-        .unwrap();
-        let [bt, sign] = quadrature_targets(&dgp).unwrap();
-        assert!(bt.bias_deg < 1e-7, "{features:?}: bt bias {}", bt.bias_deg);
-        assert!(
-            sign.bias_deg < 1e-7,
-            "{features:?}: sign bias {}",
-            sign.bias_deg
-        );
-        assert!(
-            bt.error_deg < 1e-6 && sign.error_deg < 1e-6,
-            "{bt:?} {sign:?}"
-        );
     }
 }
 
