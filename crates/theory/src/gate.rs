@@ -769,3 +769,78 @@ pub fn check(
         baseline_updated: updated,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! The gate's comparison rules on hand-made numbers (survivors of `just mutants gate`,
+    //! docs/mutants.md).
+    use super::*;
+
+    /// k_s against published normal quantiles: z(1 − 0.0005) = 3.2905 (N = 1) and
+    /// z(1 − 0.00005) = 3.8906 (N = 10); more numbers, a larger k.
+    #[test]
+    fn statistic_k_is_the_bonferroni_normal_quantile() {
+        assert!(
+            (statistic_k(1) - 3.290_527).abs() < 1e-5,
+            "{}",
+            statistic_k(1)
+        );
+        assert!(
+            (statistic_k(10) - 3.890_592).abs() < 1e-5,
+            "{}",
+            statistic_k(10)
+        );
+        assert_eq!(statistic_k(0), statistic_k(1));
+        assert!(statistic_k(42) > statistic_k(10));
+    }
+
+    /// With a standard error: pass within k·se + floor, the change in SE units, the allowed
+    /// bound k. A NaN on one side only fails; NaN on both agrees.
+    #[test]
+    fn two_sided_with_a_standard_error() {
+        let (pass, n) = two_sided(1.3, 1.0, 0.1, 4.0, 0.0, "bootstrap SE");
+        assert!(pass);
+        assert!((n.change - 3.0).abs() < 1e-12, "{}", n.change);
+        assert_eq!(
+            (n.value, n.baseline, n.allowed, n.unit),
+            (1.3, 1.0, 4.0, "bootstrap SE")
+        );
+        assert!(!two_sided(1.41, 1.0, 0.1, 4.0, 0.0, "u").0);
+        assert!(!two_sided(0.59, 1.0, 0.1, 4.0, 0.0, "u").0, "two-sided");
+        // The floor widens the bound: 0.45 beyond 4·0.1 fails alone, passes with floor 0.1.
+        assert!(!two_sided(1.45, 1.0, 0.1, 4.0, 0.0, "u").0);
+        assert!(two_sided(1.45, 1.0, 0.1, 4.0, 0.1, "u").0);
+        // NaN on one side only is a change; on both, agreement.
+        for (a, b) in [(f64::NAN, 1.0), (1.0, f64::NAN)] {
+            let (pass, n) = two_sided(a, b, 0.1, 4.0, 0.0, "u");
+            assert!(!pass && n.change == f64::INFINITY, "{a} {b}");
+        }
+        let (pass, n) = two_sided(f64::NAN, f64::NAN, 0.1, 4.0, 0.0, "u");
+        assert!(pass && n.change == 0.0);
+    }
+
+    /// Without a standard error (NaN or 0) the number must equal the baseline's to the floor,
+    /// and the change is reported in the number's own unit, marked "exact".
+    #[test]
+    fn two_sided_without_a_standard_error_is_exact() {
+        for se in [0.0, f64::NAN] {
+            let (pass, n) = two_sided(1000.0, 1000.0, se, 4.0, 0.0, "SE");
+            assert!(pass && n.unit == "exact" && n.change == 0.0, "{se}");
+            let (pass, n) = two_sided(3000.0, 1000.0, se, 4.0, 0.0, "SE");
+            assert!(!pass, "{se}");
+            assert_eq!((n.change, n.allowed, n.unit), (2000.0, 0.0, "exact"));
+        }
+    }
+
+    /// Directions of different lengths, empty or unparsable do not compare (NaN, which fails
+    /// a target item); equal ones are 0° apart, orthogonal ones 90°.
+    #[test]
+    fn direction_angle_parses_and_refuses_mismatches() {
+        assert_eq!(direction_angle("1 0", "1 0"), 0.0);
+        assert!((direction_angle("1 0", "0 2") - 90.0).abs() < 1e-12);
+        assert!(direction_angle("1 0", "1 0 0").is_nan());
+        assert!(direction_angle("1 0 0", "1 0").is_nan());
+        assert!(direction_angle("", "").is_nan());
+        assert!(direction_angle("1 x", "1 0").is_nan());
+    }
+}

@@ -11,7 +11,9 @@ use signest_core::Comparisons;
 use signest_core::seed::{SimRng, stream};
 use signest_sweep::{Cell, Experiment, Row, SweepError, run_unit_from};
 use signest_theory::Study;
-use signest_theory::gate::{Baseline, GateItem, GateRun, baseline_from, compare, execute};
+use signest_theory::gate::{
+    Baseline, GateItem, GateRun, baseline_from, compare, execute, runs_hash,
+};
 
 const EXP: &str = r#"
 name = "gate_test"
@@ -97,6 +99,15 @@ fn redrawn_data_pass_the_accuracy_items() {
     let mut e2 = exp();
     e2.seed = 78;
     let run = execute(&e2, &clean, Some(2)).unwrap();
+    // The runs hash (what `identical_runs` of a baseline change records) tells the redraw
+    // from the baseline's runs, and only the timings apart from a clean rerun.
+    assert_ne!(runs_hash(&run.rows), b.runs_hash);
+    let mut timed = execute(&e, &clean, Some(1)).unwrap().rows;
+    for r in &mut timed {
+        r.fit_seconds += 1.0;
+    }
+    assert_eq!(runs_hash(&timed), b.runs_hash);
+    assert!(b.runs_hash.len() == 16 && b.runs_hash.chars().all(|c| c.is_ascii_hexdigit()));
     let items = gate(&e, &run, &b);
     assert!(failed(&items, "accuracy").is_empty() && failed(&items, "mcse").is_empty());
     // The statistic items (k_s from a 1e-3 family-wise rate) and the targets (independent of
@@ -296,6 +307,28 @@ fn planted_grid_off_by_one_is_caught() {
         !failed(&gate(&e, &run, &b), "grid").is_empty(),
         "a missing n passed the gate"
     );
+    // Each of a cell's coordinates compared on its own: the same cell key whose recorded n,
+    // d, heterogeneity, type weight or replication count differs from the run's.
+    let run = execute(&e, &clean, Some(2)).unwrap();
+    type Edit = fn(&mut signest_theory::gate::BaseCell);
+    let edits: [(&str, Edit); 5] = [
+        ("n", |c| c.n += 1),
+        ("d", |c| c.d += 1),
+        ("heterogeneity", |c| c.heterogeneity += 0.5),
+        ("type_weight", |c| c.type_weight = Some(0.3)),
+        ("n_reps", |c| c.n_reps -= 1),
+    ];
+    for (what, edit) in edits {
+        let mut b2 = b.clone();
+        edit(&mut b2.cells[0]);
+        let items = gate(&e, &run, &b2);
+        let f = failed(&items, "grid");
+        assert_eq!(
+            f.len(),
+            1,
+            "a baseline cell with another {what} passed the gate"
+        );
+    }
 }
 
 #[test]
@@ -310,4 +343,54 @@ fn planted_zero_mcse_is_caught() {
         !failed(&items, "mcse").is_empty(),
         "MCSE = 0 passed the gate"
     );
+}
+
+/// The accuracy item is one-sided at K combined MCSEs and reports the change in those units;
+/// the MCSE item bounds the ratio both ways. Numbers planted in one cell's summary of a clean
+/// run (survivors of `just mutants gate`: the limit `b + K·se` read as `b + K + se`, the change
+/// as a product).
+#[test]
+fn accuracy_and_mcse_items_hold_their_bounds() {
+    use signest_theory::gate::{K, MCSE_RATIO};
+    let (e, b) = baseline();
+    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    let s0 = clean_run.summary[0].clone();
+    let b0 = b
+        .cells
+        .iter()
+        .find(|c| c.cell == s0.cell && c.estimator == s0.estimator)
+        .unwrap();
+    let se = (s0.mcse_angular_error_deg.powi(2) + b0.mcse_angular_error_deg.powi(2)).sqrt();
+    assert!(se > 0.0 && K * se < K + se, "construction: se {se}");
+    let subject = format!("{} {}", s0.cell, s0.estimator);
+    let find = |items: &[GateItem], check: &str| -> GateItem {
+        items
+            .iter()
+            .find(|i| i.check == check && i.subject == subject)
+            .unwrap()
+            .clone()
+    };
+    for (shift, pass) in [(K + 0.5, false), (K - 0.5, true), (-3.0 * K, true)] {
+        let mut run = clean_run.clone();
+        run.summary[0].mean_angular_error_deg = b0.mean_angular_error_deg + shift * se;
+        let a = find(&compare(&e, &run, &b), "accuracy");
+        assert_eq!(a.pass, pass, "shift {shift} SE: {a:?}");
+        assert!(
+            (a.change - shift).abs() < 1e-9,
+            "change in MCSE units: {a:?}"
+        );
+        assert_eq!(a.allowed, K);
+    }
+    for (factor, pass) in [
+        (MCSE_RATIO * 1.1, false),
+        (MCSE_RATIO * 0.9, true),
+        (1.0 / (MCSE_RATIO * 0.9), true),
+        (1.0 / (MCSE_RATIO * 1.1), false),
+    ] {
+        let mut run = clean_run.clone();
+        run.summary[0].mcse_angular_error_deg = b0.mcse_angular_error_deg * factor;
+        let m = find(&compare(&e, &run, &b), "mcse");
+        assert_eq!(m.pass, pass, "MCSE × {factor}: {m:?}");
+        assert!((m.change - factor).abs() < 1e-9, "{m:?}");
+    }
 }
