@@ -843,4 +843,71 @@ mod tests {
         assert!(direction_angle("", "").is_nan());
         assert!(direction_angle("1 x", "1 0").is_nan());
     }
+
+    fn it(check: &str, pass: bool, value: f64, unit: &str) -> GateItem {
+        GateItem {
+            check: check.into(),
+            subject: format!("{check} subject"),
+            pass,
+            value,
+            baseline: 1.0,
+            change: 0.0,
+            allowed: 4.5,
+            unit: unit.into(),
+            detail: format!("{} (baseline pass)", pf(pass)),
+        }
+    }
+
+    /// Numbers in the report: a dash for NaN, four decimals in [1e-3, 1e6) and for 0,
+    /// scientific outside.
+    #[test]
+    fn report_numbers() {
+        assert_eq!(num(f64::NAN), "—");
+        assert_eq!(num(0.0), "0.0000");
+        assert_eq!(num(-12.5), "-12.5000");
+        assert_eq!(num(1e-5), "1.000e-5");
+        assert_eq!(num(2.5e6), "2.500e6");
+        assert_eq!((pf(true), pf(false)), ("pass", "fail"));
+    }
+
+    /// The table has one row per item (only the failed ones when asked), with the numbers and
+    /// PASS/FAIL; `statistic_k_of` reads k_s from the first bootstrap-SE statistic item.
+    #[test]
+    fn report_table_and_k() {
+        let items = vec![
+            it("accuracy", true, 2.0, "combined MCSE"),
+            it("statistic", false, 0.25, "bootstrap SE"),
+            it("statistic", true, 7.0, "exact"),
+        ];
+        let all = table(&items, false);
+        assert_eq!(all.lines().count(), 2 + 3, "{all}");
+        assert!(all.contains("| accuracy | accuracy subject | 2.0000 | 1.0000 | 0.0000 | 4.5000 | combined MCSE | pass | pass (baseline pass) |"), "{all}");
+        let bad = table(&items, true);
+        assert_eq!(bad.lines().count(), 2 + 1, "{bad}");
+        assert!(
+            bad.contains("| 0.2500 |") && bad.contains("| FAIL |"),
+            "{bad}"
+        );
+        assert_eq!(statistic_k_of(&items), 4.5);
+        assert!(statistic_k_of(&items[..1]).is_nan());
+    }
+
+    /// The false-alarm text states the accuracy rate 1 − Φ(K) per item (3.2e-5 at K = 4) and
+    /// over its items, and counts the statistic numbers that have a bootstrap SE.
+    #[test]
+    fn false_alarm_text_states_the_rates() {
+        let mut items = vec![it("accuracy", true, 1.0, "combined MCSE"); 10];
+        items.push(it("statistic", true, 1.0, "bootstrap SE"));
+        items.push(it("statistic", true, 1.0, "bootstrap SE"));
+        items.push(it("statistic", true, 1.0, "exact"));
+        let t = false_alarm_text(&items);
+        assert!(
+            t.contains("3.2e-5 per item, ≤ 3.2e-4 over its 10 items"),
+            "{t}"
+        );
+        assert!(
+            t.contains("k_s = 4.50 (Bonferroni over its 2 numbers"),
+            "{t}"
+        );
+    }
 }

@@ -394,3 +394,139 @@ fn accuracy_and_mcse_items_hold_their_bounds() {
         assert!((m.change - factor).abs() < 1e-9, "{m:?}");
     }
 }
+
+/// A target's bounds by route, at their edges: deterministic within e + e_b + floor (not the
+/// stream's K·√(e² + e_b²)); stream within K combined errors; the direction within the same
+/// limit as the bias. Errors and moves planted in a clean run's targets and the baseline's.
+/// (Survivors of `just mutants gate`: the route test inverted, the stream's √(e² + e_b²) as a
+/// product, the direction limit's `k·se + floor` as `k·se·floor` or `k/se + floor`.)
+#[test]
+fn target_bounds_by_route_at_their_edges() {
+    use signest_theory::gate::{K, TARGET_FLOOR_DEG};
+    let (e, b) = baseline();
+    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    let i = 2;
+    let bi = b
+        .targets
+        .iter()
+        .position(|t| {
+            t.group == clean_run.targets[i].group && t.estimator == clean_run.targets[i].estimator
+        })
+        .unwrap();
+    let err = 1e-9;
+    let run_with = |method: &str, bias_move: f64, dir_move: f64| {
+        let mut run = clean_run.clone();
+        let mut base = b.clone();
+        run.targets[i].method = method.into();
+        run.targets[i].error_deg = err;
+        base.targets[bi].method = method.into();
+        base.targets[bi].error_deg = err;
+        run.targets[i].bias_deg = base.targets[bi].bias_deg + bias_move;
+        // Rotate the direction (d = 2) by dir_move degrees.
+        let x: Vec<f64> = base.targets[bi]
+            .direction
+            .split_whitespace()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let a = dir_move.to_radians();
+        let r = [
+            x[0] * a.cos() - x[1] * a.sin(),
+            x[0] * a.sin() + x[1] * a.cos(),
+        ];
+        run.targets[i].direction = format!("{:.17e} {:.17e}", r[0], r[1]);
+        let items = compare(&e, &run, &base);
+        failed(&items, "target").len()
+    };
+    // Deterministic: allowed 2·err + floor = 3e-9°.
+    let det = 2.0 * err + TARGET_FLOOR_DEG;
+    assert_eq!(
+        run_with("quadrature", 1.5 * det, 0.0),
+        1,
+        "bias beyond e + e_b + floor"
+    );
+    assert_eq!(run_with("quadrature", 0.5 * det, 0.0), 0);
+    // The stream bound K·√2·err + floor ≈ 6.7e-9° would let 4.5e-9° through: it must not.
+    assert!(K * 2f64.sqrt() * err + TARGET_FLOOR_DEG > 1.5 * det);
+    assert_eq!(
+        run_with("quadrature", 0.0, 1.5 * det),
+        1,
+        "direction beyond the limit"
+    );
+    assert_eq!(run_with("quadrature", 0.0, 0.5 * det), 0);
+    // Stream: allowed K·√2·err + floor.
+    let st = K * 2f64.sqrt() * err + TARGET_FLOOR_DEG;
+    assert_eq!(
+        run_with("stream", 1.2 * st, 0.0),
+        1,
+        "stream bias beyond K combined errors"
+    );
+    assert_eq!(run_with("stream", 0.8 * st, 0.0), 0, "stream bias within");
+    assert_eq!(
+        run_with("stream", 0.0, 1.2 * st),
+        1,
+        "stream direction beyond"
+    );
+    assert_eq!(run_with("stream", 0.0, 0.8 * st), 0);
+}
+
+/// Cells, targets and verdicts present on one side only: each is one failed item, named as
+/// such; a baseline without targets (made before targets were compared) raises no target
+/// item for the run's targets.
+#[test]
+fn items_on_one_side_only_are_caught() {
+    let (e, b) = baseline();
+    let run = execute(&e, &clean, Some(2)).unwrap();
+    let mut b2 = b.clone();
+    b2.cells.remove(0);
+    let items = gate(&e, &run, &b2);
+    let f = failed(&items, "grid");
+    assert_eq!(f.len(), 1);
+    assert!(
+        f[0].detail.contains("not in the baseline"),
+        "{}",
+        f[0].detail
+    );
+
+    let mut b2 = b.clone();
+    b2.targets.remove(0);
+    let items = gate(&e, &run, &b2);
+    let f = failed(&items, "target");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].detail.contains("new target"), "{}", f[0].detail);
+
+    let mut b2 = b.clone();
+    b2.targets.clear();
+    assert!(failed(&gate(&e, &run, &b2), "target").is_empty());
+
+    let mut b2 = b.clone();
+    b2.verdicts.remove(0);
+    let items = gate(&e, &run, &b2);
+    let f = failed(&items, "verdict");
+    assert_eq!(f.len(), 1);
+    assert!(f[0].detail.contains("new verdict"), "{}", f[0].detail);
+}
+
+/// k_s is the Bonferroni quantile over the numbers with a bootstrap SE: three per baseline
+/// verdict with se > 0 (value, lo, hi), counted here from the baseline.
+#[test]
+fn statistic_k_counts_the_numbers_with_a_standard_error() {
+    use signest_theory::gate::{statistic_k, statistic_k_of};
+    let (e, b) = baseline();
+    let run = execute(&e, &clean, Some(2)).unwrap();
+    let items = gate(&e, &run, &b);
+    let with_se = b
+        .verdicts
+        .iter()
+        .filter(|v| v.se.is_some_and(|s| s > 0.0))
+        .count();
+    assert!(with_se >= 3, "construction: {with_se}");
+    let ks = statistic_k(3 * with_se);
+    assert_eq!(statistic_k_of(&items), ks);
+    let stat: Vec<_> = items
+        .iter()
+        .filter(|i| i.check == "statistic" && i.unit == "bootstrap SE")
+        .collect();
+    assert_eq!(stat.len(), 3 * with_se);
+    assert!(stat.iter().all(|i| i.allowed == ks));
+    assert!(statistic_k_of(&[]).is_nan());
+}
