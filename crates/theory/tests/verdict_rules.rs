@@ -438,8 +438,8 @@ fn c5(s: &Study, sign: TargetRow, bt: TargetRow) -> Vec<Verdict> {
         .collect()
 }
 
-/// C5: under an asymmetric population sign's target must be measurably away from u*: bias
-/// > 3 numerical errors + 0.01°. At the boundary (bias exactly 3e + 0.01) it fails; just above
+/// C5: under an asymmetric population sign's target must be measurably away from u*: a bias
+/// above 3 numerical errors + 0.01°. At the boundary (bias exactly 3e + 0.01) it fails; just above
 /// it passes; the interval is bias ± 3 errors floored at 0; the reason compares with bt's bias.
 /// Checked to fail: `>` → `>=` in the rule (boundary case); the interval's floor at 0 removed;
 /// "worse"/"better" swapped.
