@@ -15,13 +15,26 @@
 # `--sharding round-robin --shard 0/8` (every 8th mutant of the file-ordered list).
 # Results: target/mutants/SCOPE/mutants.out/{caught,missed,timeout,unviable}.txt; triage in
 # docs/mutants.md.
+#
+# `scripts/mutants.sh SCOPE --recheck [args]` reruns only the mutants that a previous run of
+# SCOPE missed (target/mutants/SCOPE/mutants.out/missed.txt, matched by name, so add tests at
+# the end of a mutated file to keep the names' line numbers), into target/mutants/SCOPE-recheck.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scope="${1:-all}"
 shift || true
+out_suffix=""
+if [ "${1:-}" = "--recheck" ]; then
+  shift
+  missed="target/mutants/$scope/mutants.out/missed.txt"
+  [ -s "$missed" ] || { echo "no missed mutants recorded in $missed" >&2; exit 2; }
+  re=$(python3 -c 'import re,sys; print("^(" + "|".join(re.escape(l.strip()) for l in open(sys.argv[1]) if l.strip()) + ")$")' "$missed")
+  set -- --re "$re" "$@"
+  out_suffix="-recheck"
+fi
 # run NAME "PACKAGES" FILE... -- CARGO_TEST_ARGS... --- CARGO_MUTANTS_ARGS...
 run() {
-  local name="$1" tests="$2"
+  local name="$1$out_suffix" tests="$2"
   shift 2
   local files=() targs=()
   while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do files+=(-f "$1"); shift; done
