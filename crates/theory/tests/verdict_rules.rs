@@ -502,3 +502,48 @@ fn c5_only_for_asymmetric_populations() {
     assert_eq!(c1.len(), 1, "{v:#?}");
     assert!(c1[0].pass);
 }
+
+/// C3 over d at fixed n: exact power laws c·d^a with identical replications (the slope is a
+/// to rounding, its CI collapsed on it). The rule is "CI above 0 and meeting [1/6, 2/3]": a =
+/// 1/3 passes, a = 0, a = 1 and a = 0.7 (CI above 2/3) fail. Survivors of the stats mutation
+/// sample this kills: `&&` → `||` (planted, fails), `r.lo <= 2/3` → `>`. Not killed:
+/// `r.lo > 0` → `>=` (the flat series' slope CI is not exactly 0 after rounding; planted, passes).
+#[test]
+fn c3_over_d_accepts_a_cube_root_law_only() {
+    let s = study(
+        &PERSONAS
+            .replace(
+                "population = \"personas\"\npersonas = 20\narchetypes = [[1.0, 0.5, -0.5], [0.2, 0.9, 0.3]]\nspread = 0.3\nintensity_sigma = 0.6\nper_respondent = 10",
+                "population = \"two_type\"\nbeta_bar = [1.0, 0.5, 0.2]\nv = [2.0, -0.5, 0.1]\nheterogeneity = 1.0",
+            )
+            .replace(
+                "[[estimator]]\nname = \"em\"\nrandom_starts = 1\n[[estimator]]\nname = \"peruser\"\n",
+                "",
+            ),
+    );
+    for (a, pass) in [(1.0 / 3.0, true), (0.0, false), (1.0, false), (0.7, false)] {
+        let mut rows = Vec::new();
+        for d in [2usize, 4, 8, 16] {
+            let e = 10.0 * (d as f64).powf(a);
+            for mut r in rows_at(
+                1000,
+                &[
+                    est("bt", vec![e; R], vec![0.1; R]),
+                    est("sign_smooth", vec![e; R], vec![0.1; R]),
+                ],
+            ) {
+                r.d = d;
+                r.cell = format!("n=1000/d={d}/heterogeneity=1");
+                rows.push(r);
+            }
+        }
+        let v = verdicts(&s, &rows, &[]);
+        let c3: Vec<_> = v
+            .iter()
+            .filter(|x| x.claim == "C3" && x.statistic == "slope of log mean error on log d")
+            .collect();
+        assert_eq!(c3.len(), 1, "{v:#?}");
+        assert!((c3[0].value - a).abs() < 1e-9, "{:?}", c3[0]);
+        assert_eq!(c3[0].pass, pass, "a = {a}: {:?}", c3[0]);
+    }
+}
