@@ -80,7 +80,8 @@ train-data:
     python3 scripts/setup_train_data.py
 
 # Mutation testing (cargo-mutants, installed here if missing; not part of CI) of the files where
-# a slip changes a verdict, e.g. `just mutants theory --shard 0/8`. Scopes: theory, sign, core,
+# a slip changes a verdict, e.g. `just mutants stats --sharding round-robin --shard 0/4`; `--recheck`
+# reruns the last run's survivors. Scopes: stats, gate, targets, theory, sign, core,
 # output, all (scripts/mutants.sh). Triage of the survivors: docs/mutants.md.
 mutants scope="all" *args:
     command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
