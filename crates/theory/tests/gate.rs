@@ -44,11 +44,13 @@ fn clean(e: &Experiment, c: &Cell, k: u64) -> Result<Vec<Row>, SweepError> {
     signest_sweep::run_unit(e, c, k)
 }
 
-fn baseline() -> (Study, Baseline) {
+/// The experiment, its baseline and the clean run (2 threads) the baseline was made from:
+/// tests that plant defects in a clean run start from that one instead of running it again.
+fn baseline() -> (Study, Baseline, GateRun) {
     let e = exp();
     let run = execute(&e, &clean, Some(2)).unwrap();
     let b = baseline_from(&e, &run, serde_json::Value::Null);
-    (e, b)
+    (e, b, run)
 }
 
 fn failed<'a>(items: &'a [GateItem], check: &str) -> Vec<&'a GateItem> {
@@ -68,7 +70,7 @@ fn gate(e: &Study, run: &GateRun, b: &Baseline) -> Vec<GateItem> {
 
 #[test]
 fn clean_rerun_passes_every_item() {
-    let (e, b) = baseline();
+    let (e, b, _) = baseline();
     let run = execute(&e, &clean, Some(1)).unwrap();
     let items = gate(&e, &run, &b);
     assert!(items.iter().all(|i| i.pass));
@@ -95,14 +97,14 @@ fn clean_rerun_passes_every_item() {
 /// accuracy and MCSE bounds: 24 accuracy items at k = 4 false-alarm with probability ≈ 8e-4.
 #[test]
 fn redrawn_data_pass_the_accuracy_items() {
-    let (e, b) = baseline();
+    let (e, b, clean_run) = baseline();
     let mut e2 = exp();
     e2.seed = 78;
     let run = execute(&e2, &clean, Some(2)).unwrap();
     // The runs hash (what `identical_runs` of a baseline change records) tells the redraw
     // from the baseline's runs, and only the timings apart from a clean rerun.
     assert_ne!(runs_hash(&run.rows), b.runs_hash);
-    let mut timed = execute(&e, &clean, Some(1)).unwrap().rows;
+    let mut timed = clean_run.rows;
     for r in &mut timed {
         r.fit_seconds += 1.0;
     }
@@ -130,8 +132,7 @@ fn redrawn_data_pass_the_accuracy_items() {
 /// one SE (what a redraw does) must not be.
 #[test]
 fn planted_statistic_shift_is_caught_without_a_verdict_flip() {
-    let (e, b) = baseline();
-    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, clean_run) = baseline();
     for (shift, caught) in [(6.0, true), (1.0, false)] {
         let mut run = clean_run.clone();
         for v in run
@@ -169,8 +170,7 @@ fn planted_statistic_shift_is_caught_without_a_verdict_flip() {
 /// error of 1e-9° (the quadrature floor). Caught; a move of 1e-13° (rounding) is not.
 #[test]
 fn planted_target_move_beyond_its_stated_error_is_caught() {
-    let (e, b) = baseline();
-    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, clean_run) = baseline();
     assert!(clean_run.targets.iter().all(|t| {
         t.error_deg <= signest_theory::targets::QUADRATURE_ERROR_FLOOR_DEG
             && t.method == "quadrature"
@@ -229,7 +229,7 @@ fn baseline_updates_record_their_reason_and_history() {
 
 #[test]
 fn planted_label_flips_are_caught() {
-    let (e, b) = baseline();
+    let (e, b, _) = baseline();
     let flip = |e: &Experiment, c: &Cell, k: u64| {
         let mut rng = stream(e.seed, &c.key, k);
         run_unit_from(e, c, k, &mut rng, &|data: Comparisons, rng: &mut SimRng| {
@@ -251,7 +251,7 @@ fn planted_label_flips_are_caught() {
 
 #[test]
 fn planted_bt_for_sign_is_caught() {
-    let (e, b) = baseline();
+    let (e, b, _) = baseline();
     let mut bad = exp();
     let bt = bad.estimators[0].estimator.clone();
     bad.estimators[1].estimator = bt;
@@ -269,7 +269,7 @@ fn planted_bt_for_sign_is_caught() {
 
 #[test]
 fn planted_thread_dependent_seed_is_caught() {
-    let (e, b) = baseline();
+    let (e, b, _) = baseline();
     let threaded = |e: &Experiment, c: &Cell, k: u64| {
         let t = rayon::current_thread_index().map_or(0, |i| i as u64 + 1);
         let mut rng = stream(e.seed ^ t, &c.key, k);
@@ -285,7 +285,7 @@ fn planted_thread_dependent_seed_is_caught() {
 
 #[test]
 fn planted_grid_off_by_one_is_caught() {
-    let (e, b) = baseline();
+    let (e, b, clean_run) = baseline();
     // n one too large (keys follow n, as the grid builder makes them) ...
     let mut bad = exp();
     for c in &mut bad.cells {
@@ -309,7 +309,7 @@ fn planted_grid_off_by_one_is_caught() {
     );
     // Each of a cell's coordinates compared on its own: the same cell key whose recorded n,
     // d, heterogeneity, type weight or replication count differs from the run's.
-    let run = execute(&e, &clean, Some(2)).unwrap();
+    let run = clean_run;
     type Edit = fn(&mut signest_theory::gate::BaseCell);
     let edits: [(&str, Edit); 5] = [
         ("n", |c| c.n += 1),
@@ -333,8 +333,7 @@ fn planted_grid_off_by_one_is_caught() {
 
 #[test]
 fn planted_zero_mcse_is_caught() {
-    let (e, b) = baseline();
-    let mut run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, mut run) = baseline();
     for s in &mut run.summary {
         s.mcse_angular_error_deg = 0.0; // what a summariser with this defect would produce
     }
@@ -352,8 +351,7 @@ fn planted_zero_mcse_is_caught() {
 #[test]
 fn accuracy_and_mcse_items_hold_their_bounds() {
     use signest_theory::gate::{K, MCSE_RATIO};
-    let (e, b) = baseline();
-    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, clean_run) = baseline();
     let s0 = clean_run.summary[0].clone();
     let b0 = b
         .cells
@@ -403,8 +401,7 @@ fn accuracy_and_mcse_items_hold_their_bounds() {
 #[test]
 fn target_bounds_by_route_at_their_edges() {
     use signest_theory::gate::{K, TARGET_FLOOR_DEG};
-    let (e, b) = baseline();
-    let clean_run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, clean_run) = baseline();
     let i = 2;
     let bi = b
         .targets
@@ -474,8 +471,7 @@ fn target_bounds_by_route_at_their_edges() {
 /// item for the run's targets.
 #[test]
 fn items_on_one_side_only_are_caught() {
-    let (e, b) = baseline();
-    let run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, run) = baseline();
     let mut b2 = b.clone();
     b2.cells.remove(0);
     let items = gate(&e, &run, &b2);
@@ -511,8 +507,7 @@ fn items_on_one_side_only_are_caught() {
 #[test]
 fn statistic_k_counts_the_numbers_with_a_standard_error() {
     use signest_theory::gate::{statistic_k, statistic_k_of};
-    let (e, b) = baseline();
-    let run = execute(&e, &clean, Some(2)).unwrap();
+    let (e, b, run) = baseline();
     let items = gate(&e, &run, &b);
     let with_se = b
         .verdicts

@@ -37,6 +37,27 @@ name = "peruser"
 bootstrap = 400
 "#;
 
+/// A symmetric two_type population with bt and sign only (no panel: no C6).
+const TWO_TYPE: &str = r#"
+name = "rules"
+seed = 1
+replications = 40
+[dgp]
+population = "two_type"
+beta_bar = [1.0, 0.5, 0.2]
+v = [2.0, -0.5, 0.1]
+heterogeneity = 1.0
+[grid]
+n = [1000, 30000]
+[[estimator]]
+name = "bt"
+[[estimator]]
+name = "sign"
+solver = "smooth"
+[verify]
+bootstrap = 400
+"#;
+
 fn study(text: &str) -> Study {
     Study::new(Experiment::parse(text, "rules.toml").expect("experiment parses"))
         .expect("verify parses")
@@ -126,7 +147,16 @@ const R: usize = 40;
 /// disagreement about 4 points below bt's, em 0.5° worse than sign on every replication and
 /// peruser 0.2° better. The smaller-n cell says the opposite everywhere (sign twice bt's
 /// error, worse than both panel methods), so a rule that read the wrong cell fails.
-fn panel_rows() -> (Vec<Row>, Vec<f64>, Vec<f64>) {
+/// The rows of [`panel_rows`] and the largest-n series they were built from.
+struct Panel {
+    rows: Vec<Row>,
+    bt: Vec<f64>,
+    sign: Vec<f64>,
+    dis_bt: Vec<f64>,
+    dis_sign: Vec<f64>,
+}
+
+fn panel_rows() -> Panel {
     let p = pattern(R);
     let bt: Vec<f64> = p.iter().map(|x| 10.0 * (1.0 + 0.3 * x)).collect();
     let sign: Vec<f64> = bt
@@ -143,8 +173,8 @@ fn panel_rows() -> (Vec<Row>, Vec<f64>, Vec<f64>) {
         &[
             est("bt", bt.clone(), dis_bt.clone()),
             est("sign_smooth", sign.clone(), dis_sign.clone()),
-            est("em", em, dis_bt),
-            est("peruser", pu, dis_sign),
+            est("em", em, dis_bt.clone()),
+            est("peruser", pu, dis_sign.clone()),
         ],
     );
     rows.extend(rows_at(
@@ -156,7 +186,13 @@ fn panel_rows() -> (Vec<Row>, Vec<f64>, Vec<f64>) {
             est("peruser", vec![1.0; R], vec![0.01; R]),
         ],
     ));
-    (rows, bt, sign)
+    Panel {
+        rows,
+        bt,
+        sign,
+        dis_bt,
+        dis_sign,
+    }
 }
 
 /// C6's reduction 1 − mean(sign)/mean(bt) at the largest n: its value equals the hand-computed
@@ -166,7 +202,7 @@ fn panel_rows() -> (Vec<Row>, Vec<f64>, Vec<f64>) {
 #[test]
 fn c6_reduction_at_the_largest_n_brackets_the_papers_35_percent() {
     let s = study(PERSONAS);
-    let (rows, bt, sign) = panel_rows();
+    let Panel { rows, bt, sign, .. } = panel_rows();
     let v = verdicts(&s, &rows, &[]);
     let red = one(
         &v,
@@ -237,16 +273,18 @@ fn c6_reduction_that_excludes_35_percent_fails() {
 #[test]
 fn c6_disagreement_difference_in_points_below_zero_passes() {
     let s = study(PERSONAS);
-    let (rows, _, _) = panel_rows();
+    let Panel {
+        rows,
+        dis_bt,
+        dis_sign,
+        ..
+    } = panel_rows();
     let v = verdicts(&s, &rows, &[]);
     let dd = one(
         &v,
         "sign_smooth vs bt",
         "disagreement with u*: sign minus bt",
     );
-    let p = pattern(R);
-    let dis_bt: Vec<f64> = p.iter().map(|x| 0.12 + 0.02 * x).collect();
-    let dis_sign: Vec<f64> = p.iter().map(|x| 0.08 + 0.01 * (x * 5.0).cos()).collect();
     let want = 100.0 * (mean(&dis_sign) - mean(&dis_bt));
     assert!((dd.value - want).abs() < 1e-10, "{} vs {want}", dd.value);
     assert!((want + 4.0).abs() < 1.0, "construction: {want}");
@@ -254,13 +292,13 @@ fn c6_disagreement_difference_in_points_below_zero_passes() {
     assert!(dd.pass, "{dd:?}");
     // Sign's disagreement equal to bt's plus zero-mean noise: the CI straddles 0 and the row
     // fails (no improvement shown).
-    let mut rows = rows;
+    let (mut rows, p) = (rows, pattern(R));
     for r in rows
         .iter_mut()
         .filter(|r| r.n == 30000 && r.estimator == "sign_smooth")
     {
-        let x = p[r.replication as usize];
-        r.disagreement = Some(0.12 + 0.02 * x + 0.01 * (x * 9.0).sin());
+        let i = r.replication as usize;
+        r.disagreement = Some(dis_bt[i] + 0.01 * (p[i] * 9.0).sin());
     }
     let v = verdicts(&s, &rows, &[]);
     let dd = one(
@@ -342,7 +380,9 @@ fn c6_panel_differences_are_paired_over_replications() {
 #[test]
 fn c6_sigma_angle_row_needs_finite_angles_and_reads_them() {
     let s = study(PERSONAS);
-    let (mut rows, bt, sign) = panel_rows();
+    let Panel {
+        mut rows, bt, sign, ..
+    } = panel_rows();
     // Σ-angles: bt's are 2× its errors, sign's its errors: reduction 1 − mean(sign)/(2 mean(bt)).
     for r in rows
         .iter_mut()
@@ -387,18 +427,9 @@ fn c6_sigma_angle_row_needs_finite_angles_and_reads_them() {
 /// no C6 row. Checked to fail: the population test removed.
 #[test]
 fn c6_only_for_panels() {
-    let text = PERSONAS
-        .replace(
-            "population = \"personas\"\npersonas = 20\narchetypes = [[1.0, 0.5, -0.5], [0.2, 0.9, 0.3]]\nspread = 0.3\nintensity_sigma = 0.6\nper_respondent = 10",
-            "population = \"two_type\"\nbeta_bar = [1.0, 0.5, 0.2]\nv = [2.0, -0.5, 0.1]\nheterogeneity = 1.0",
-        )
-        .replace(
-            "[[estimator]]\nname = \"em\"\nrandom_starts = 1\n[[estimator]]\nname = \"peruser\"\n",
-            "",
-        );
-    let s = study(&text);
+    let s = study(TWO_TYPE);
     assert_eq!(s.population(), "two_type");
-    let (all, _, _) = panel_rows();
+    let all = panel_rows().rows;
     let rows: Vec<Row> = all
         .iter()
         .filter(|r| r.estimator == "bt" || r.estimator == "sign_smooth")
@@ -431,7 +462,7 @@ fn target(estimator: &str, symmetric: bool, bias: f64, error: f64) -> TargetRow 
 }
 
 fn c5(s: &Study, sign: TargetRow, bt: TargetRow) -> Vec<Verdict> {
-    let (rows, _, _) = panel_rows();
+    let rows = panel_rows().rows;
     verdicts(s, &rows, &[sign, bt])
         .into_iter()
         .filter(|v| v.claim == "C5" || v.claim == "C1")
@@ -510,17 +541,7 @@ fn c5_only_for_asymmetric_populations() {
 /// `r.lo > 0` → `>=` (the flat series' slope CI is not exactly 0 after rounding; planted, passes).
 #[test]
 fn c3_over_d_accepts_a_cube_root_law_only() {
-    let s = study(
-        &PERSONAS
-            .replace(
-                "population = \"personas\"\npersonas = 20\narchetypes = [[1.0, 0.5, -0.5], [0.2, 0.9, 0.3]]\nspread = 0.3\nintensity_sigma = 0.6\nper_respondent = 10",
-                "population = \"two_type\"\nbeta_bar = [1.0, 0.5, 0.2]\nv = [2.0, -0.5, 0.1]\nheterogeneity = 1.0",
-            )
-            .replace(
-                "[[estimator]]\nname = \"em\"\nrandom_starts = 1\n[[estimator]]\nname = \"peruser\"\n",
-                "",
-            ),
-    );
+    let s = study(TWO_TYPE);
     for (a, pass) in [(1.0 / 3.0, true), (0.0, false), (1.0, false), (0.7, false)] {
         let mut rows = Vec::new();
         for d in [2usize, 4, 8, 16] {
