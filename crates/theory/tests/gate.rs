@@ -525,3 +525,34 @@ fn statistic_k_counts_the_numbers_with_a_standard_error() {
     assert!(stat.iter().all(|i| i.allowed == ks));
     assert!(statistic_k_of(&[]).is_nan());
 }
+
+/// Each baseline entry removed in turn (a cell of one estimator, a target): exactly one item
+/// fails, and it names that entry. A search that matched on the cell or group alone, or on the
+/// estimator alone, would name a different entry or none (the gate's cells have two
+/// estimators each, so removing one leaves the other under the same key). Written for the two
+/// survivors of the gate mutation sample (`==` → `!=` in the "in this run but not in the
+/// baseline" searches).
+#[test]
+fn a_removed_baseline_entry_is_named_exactly() {
+    let (e, b, run) = baseline();
+    for i in 0..b.cells.len() {
+        let mut b2 = b.clone();
+        let gone = b2.cells.remove(i);
+        let f: Vec<_> = gate(&e, &run, &b2)
+            .into_iter()
+            .filter(|x| !x.pass && x.check == "grid")
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].subject, format!("{} {}", gone.cell, gone.estimator));
+    }
+    for i in 0..b.targets.len() {
+        let mut b2 = b.clone();
+        let gone = b2.targets.remove(i);
+        let f: Vec<_> = gate(&e, &run, &b2)
+            .into_iter()
+            .filter(|x| !x.pass && x.check == "target")
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].subject, format!("{} {}", gone.group, gone.estimator));
+    }
+}

@@ -568,3 +568,555 @@ fn c3_over_d_accepts_a_cube_root_law_only() {
         assert_eq!(c3[0].pass, pass, "a = {a}: {:?}", c3[0]);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The survivors of the stats/verdict mutation sample (docs/mutants.md, "next"): C2, C4, the
+// joint (d, n) fit, `expected`, the optimiser audit, the experiment's targets. Each test says
+// which slip it was written to catch; the `just mutants stats` rerun measures it.
+
+/// The rows of one cell with any d and heterogeneity (the cell key as the sweep writes it).
+fn rows_cell(n: usize, d: usize, h: f64, ests: &[Est]) -> Vec<Row> {
+    let mut rows = rows_at(n, ests);
+    for r in &mut rows {
+        r.d = d;
+        r.heterogeneity = h;
+        r.cell = format!("n={n}/d={d}/heterogeneity={h}");
+    }
+    rows
+}
+
+/// R replications of `mean` times a fixed positive pattern whose average is exactly 1 (so a
+/// cell's mean error is `mean` to rounding while its replications scatter by ±50%).
+fn scattered(mean: f64) -> Vec<f64> {
+    let p = pattern(R);
+    let m = p.iter().map(|x| 1.0 + x).sum::<f64>() / R as f64;
+    p.iter().map(|x| mean * (1.0 + x) / m).collect()
+}
+
+const NS: [usize; 4] = [1000, 3000, 10000, 30000];
+
+fn of<'a>(v: &'a [Verdict], claim: &str, est: &str, statistic_start: &str) -> Vec<&'a Verdict> {
+    v.iter()
+        .filter(|x| {
+            x.claim == claim && x.estimator == est && x.statistic.starts_with(statistic_start)
+        })
+        .collect()
+}
+
+/// A heterogeneous symmetric series (d = 3) where sign falls like n^(−1/3) and bt levels off
+/// at 2° + 30·n^(−1/2).
+fn c2_rows(bt_identical: bool) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for n in NS {
+        let x = n as f64;
+        let b = 2.0 + 30.0 * x.powf(-0.5);
+        let bt = if bt_identical {
+            vec![b; R]
+        } else {
+            scattered(b)
+        };
+        rows.extend(rows_cell(
+            n,
+            3,
+            1.0,
+            &[
+                est("bt", bt, vec![0.1; R]),
+                est(
+                    "sign_smooth",
+                    scattered(80.0 * x.powf(-1.0 / 3.0)),
+                    vec![0.1; R],
+                ),
+            ],
+        ));
+    }
+    rows
+}
+
+fn sign_target(bias: f64, error: f64, symmetric: bool) -> TargetRow {
+    target("sign", symmetric, bias, error)
+}
+
+/// C2 for sign: a falling error passes; a sign target measurably away from u* (bias above
+/// max(3 errors, 0.01°)) turns the row into a fail whose reason says why, whatever the errors
+/// do. Written for: the target rule's `>` → `>=` at bias = 0.01° with 3 errors below it (a
+/// boundary pass), `3·e` → `3 + e` or `3 / e` (bias 0.05° with e = 0.01: 0.05 > 0.03 fails, the
+/// mutants pass), and the reason's slope text (`fmt_ci`).
+#[test]
+fn c2_sign_passes_a_falling_error_unless_its_target_is_biased() {
+    let s = study(TWO_TYPE);
+    let rows = c2_rows(false);
+    let c2 = |targets: &[TargetRow]| {
+        let v = verdicts(&s, &rows, targets);
+        let r = of(
+            &v,
+            "C2",
+            "sign_smooth",
+            "slope of log mean error on log n, three",
+        );
+        assert_eq!(r.len(), 1, "{v:#?}");
+        r[0].clone()
+    };
+    let free = c2(&[]);
+    // The slope over the three largest n of 80·n^(−1/3) with cell means exact: −1/3.
+    assert!((free.value + 1.0 / 3.0).abs() < 1e-9, "{free:?}");
+    assert!(free.pass, "{free:?}");
+    assert!(free.scope.ends_with("n 3000..30000"), "{}", free.scope);
+    let ci = format!("{:.3} [{:.3}, {:.3}]", free.value, free.lo, free.hi);
+    assert!(
+        free.reason.contains(&format!("(slope {ci})")),
+        "{} / {ci}",
+        free.reason
+    );
+    assert!(
+        free.reason.contains("over n 3000..30000"),
+        "{}",
+        free.reason
+    );
+    // At the boundary bias = max(3e, 0.01) = 0.01: not "measurably away", the row still passes.
+    assert!(c2(&[sign_target(0.01, 0.001, true)]).pass);
+    let biased = c2(&[sign_target(0.05, 0.01, true)]);
+    assert!(!biased.pass, "{biased:?}");
+    assert!(
+        biased.reason.contains("sign's target is 0.050° from u*"),
+        "{}",
+        biased.reason
+    );
+    // Within 3 errors (0.02 < 0.03): passes.
+    assert!(c2(&[sign_target(0.02, 0.01, true)]).pass);
+}
+
+/// C2, C3 over n and the crossover need a symmetric population (read off sign's target) and
+/// heterogeneity: an asymmetric target or a homogeneous series gives none of them. Written
+/// for: `s.heterogeneity > 0.0 && symmetric` → `||`, and `symmetric` read wrongly.
+#[test]
+fn c2_needs_heterogeneity_and_symmetry() {
+    let s = study(TWO_TYPE);
+    let rows = c2_rows(false);
+    let v = verdicts(&s, &rows, &[sign_target(0.0, 0.0, false)]);
+    for claim in ["C2", "C3", "C4"] {
+        assert!(v.iter().all(|x| x.claim != claim), "{claim}: {v:#?}");
+    }
+    let v = verdicts(&s, &rows, &[sign_target(0.0, 0.0, true)]);
+    for claim in ["C2", "C3", "C4"] {
+        assert!(v.iter().any(|x| x.claim == claim), "{claim}: {v:#?}");
+    }
+}
+
+/// C2 for bt: the plateau c of 2 + 30·n^(−1/2) is 2 (identical replications: the CI collapses
+/// on the fit). The row passes when bt's target bias lies in the CI widened by 3 target errors
+/// on each side, and fails just outside (e = 0.1: 1.75 and 2.25 in, 1.65 and 2.35 out).
+/// Written for: each sign and factor of the containment test (`p.lo − 3e`, `p.hi + 3e`).
+#[test]
+fn c2_bt_plateau_must_contain_the_bt_target() {
+    let s = study(TWO_TYPE);
+    let rows = c2_rows(true);
+    let c2 = |bias: f64| {
+        let v = verdicts(
+            &s,
+            &rows,
+            &[sign_target(0.0, 0.0, true), target("bt", true, bias, 0.1)],
+        );
+        let r = of(&v, "C2", "bt", "plateau c");
+        assert_eq!(r.len(), 1, "{v:#?}");
+        r[0].clone()
+    };
+    let p = c2(2.0);
+    assert!((p.value - 2.0).abs() < 1e-6 && p.hi - p.lo < 1e-6, "{p:?}");
+    assert!(p.pass, "{p:?}");
+    for (bias, pass) in [(1.75, true), (2.25, true), (1.65, false), (2.35, false)] {
+        let r = c2(bias);
+        assert_eq!(r.pass, pass, "bias {bias}: {r:?}");
+        assert_eq!(
+            r.reason.contains("plateau disagrees with the target"),
+            !pass,
+            "{}",
+            r.reason
+        );
+    }
+}
+
+/// A persona-free study with a surrogate (hinge) next to bt and sign.
+const WITH_HINGE: &str = r#"
+name = "rules"
+seed = 1
+replications = 40
+[dgp]
+population = "two_type"
+beta_bar = [1.0, 0.5, 0.2]
+v = [2.0, -0.5, 0.1]
+heterogeneity = 1.0
+[grid]
+n = [1000, 30000]
+[[estimator]]
+name = "bt"
+[[estimator]]
+name = "sign"
+solver = "smooth"
+[[estimator]]
+name = "hinge"
+[verify]
+bootstrap = 400
+"#;
+
+/// C2 for a surrogate: "CI excludes 0" is strict. A hinge fit with zero error everywhere has
+/// the plateau CI [0, 0], which does not exclude 0: the row fails. A hinge error levelling off
+/// at 2° passes. Written for: `p.lo > 0.0` → `>=`.
+#[test]
+fn c2_surrogate_plateau_at_exactly_zero_fails() {
+    let s = study(WITH_HINGE);
+    let label = s
+        .estimators
+        .iter()
+        .map(|e| e.label.clone())
+        .find(|l| l.starts_with("hinge"))
+        .unwrap();
+    let hinge_rows = |f: &dyn Fn(f64) -> f64| {
+        let mut rows = Vec::new();
+        for n in NS {
+            let x = n as f64;
+            rows.extend(rows_cell(
+                n,
+                3,
+                1.0,
+                &[
+                    est("bt", scattered(2.0 + 30.0 * x.powf(-0.5)), vec![0.1; R]),
+                    est(
+                        "sign_smooth",
+                        scattered(80.0 * x.powf(-1.0 / 3.0)),
+                        vec![0.1; R],
+                    ),
+                    Est {
+                        label: Box::leak(label.clone().into_boxed_str()),
+                        error: vec![f(x); R],
+                        disagreement: vec![0.1; R],
+                        sigma: vec![f(x); R],
+                    },
+                ],
+            ));
+        }
+        rows
+    };
+    let get = |rows: &[Row]| {
+        let v = verdicts(&s, rows, &[]);
+        let r = of(&v, "C2", &label, "plateau c");
+        assert_eq!(r.len(), 1, "{v:#?}");
+        r[0].clone()
+    };
+    let zero = get(&hinge_rows(&|_| 0.0));
+    assert_eq!((zero.value, zero.lo, zero.hi), (0.0, 0.0, 0.0), "{zero:?}");
+    assert!(!zero.pass, "{zero:?}");
+    assert!(
+        zero.reason.ends_with("not shown inconsistent"),
+        "{}",
+        zero.reason
+    );
+    let flat = get(&hinge_rows(&|x| 2.0 + 30.0 * x.powf(-0.5)));
+    assert!(flat.pass && (flat.value - 2.0).abs() < 1e-6, "{flat:?}");
+}
+
+/// C4 on a homogeneous series: bt's rate row (CI contains −1/2) and "bt slope minus sign slope"
+/// (CI below 0), no crossover row. Identical bt and sign errors give a difference of exactly
+/// 0 on every resample: [0, 0] is not below 0 and the row fails. Written for: the homogeneous
+/// branch's `s.heterogeneity == 0.0` → `!=`, and `dlt.hi < 0.0` → `<=`.
+#[test]
+fn c4_homogeneous_rate_and_difference() {
+    let s = study(TWO_TYPE);
+    let build = |sign_rate: f64| {
+        let mut rows = Vec::new();
+        for n in NS {
+            let x = n as f64;
+            rows.extend(rows_cell(
+                n,
+                3,
+                0.0,
+                &[
+                    est("bt", scattered(30.0 * x.powf(-0.5)), vec![0.1; R]),
+                    est(
+                        "sign_smooth",
+                        scattered(30.0 * x.powf(sign_rate)),
+                        vec![0.1; R],
+                    ),
+                ],
+            ));
+        }
+        rows
+    };
+    let v = verdicts(&s, &build(-1.0 / 3.0), &[]);
+    let rate = of(&v, "C4", "bt", "slope of log mean error on log n");
+    assert_eq!(rate.len(), 1, "{v:#?}");
+    assert!(
+        (rate[0].value + 0.5).abs() < 1e-9 && rate[0].pass,
+        "{:?}",
+        rate[0]
+    );
+    let diff = of(&v, "C4", "bt vs sign_smooth", "bt slope minus sign slope");
+    assert_eq!(diff.len(), 1, "{v:#?}");
+    assert!(
+        (diff[0].value - (-0.5 + 1.0 / 3.0)).abs() < 1e-9,
+        "{:?}",
+        diff[0]
+    );
+    assert!(diff[0].pass, "{:?}", diff[0]);
+    assert!(
+        v.iter().all(|x| !x.statistic.starts_with("crossover")),
+        "{v:#?}"
+    );
+    assert!(v.iter().all(|x| x.claim != "C2"), "{v:#?}");
+    // sign at bt's rate with the same numbers: the difference is exactly 0.
+    let v = verdicts(&s, &build(-0.5), &[]);
+    let diff = of(&v, "C4", "bt vs sign_smooth", "bt slope minus sign slope");
+    assert_eq!(
+        (diff[0].value, diff[0].lo, diff[0].hi),
+        (0.0, 0.0, 0.0),
+        "{:?}",
+        diff[0]
+    );
+    assert!(!diff[0].pass, "{:?}", diff[0]);
+}
+
+/// C6 against the panel methods, disagreement: equal disagreement on every replication gives
+/// a difference of exactly 0, CI [0, 0], which is not below 0: the row fails. Written for:
+/// `dd.hi < 0.0` → `<=` in the panel rows. And the C6 disagreement reason is in percent:
+/// "12.00% (bt) -> 8.xx% (sign)" from the hand-computed means. Written for: the ×100 of the
+/// reason's disagreement.
+#[test]
+fn c6_panel_disagreement_zero_difference_fails_and_reason_is_in_percent() {
+    let s = study(PERSONAS);
+    let mut rows = Vec::new();
+    for n in [1000, 30000] {
+        rows.extend(rows_at(
+            n,
+            &[
+                est("bt", vec![8.0; R], vec![0.1; R]),
+                est("sign_smooth", vec![4.0; R], vec![0.1; R]),
+                est("em", vec![5.0; R], vec![0.1; R]),
+                est("peruser", vec![5.0; R], vec![0.1; R]),
+            ],
+        ));
+    }
+    let v = verdicts(&s, &rows, &[]);
+    for p in ["em", "peruser"] {
+        let d = one(
+            &v,
+            &format!("sign_smooth vs {p}"),
+            "disagreement with u*: sign minus panel",
+        );
+        assert_eq!((d.value, d.lo, d.hi), (0.0, 0.0, 0.0), "{d:?}");
+        assert!(!d.pass, "{d:?}");
+    }
+    let Panel {
+        rows,
+        dis_bt,
+        dis_sign,
+        ..
+    } = panel_rows();
+    let v = verdicts(&s, &rows, &[]);
+    let dd = one(
+        &v,
+        "sign_smooth vs bt",
+        "disagreement with u*: sign minus bt",
+    );
+    let want = format!(
+        "disagreement {:.2}% (bt) -> {:.2}% (sign)",
+        100.0 * mean(&dis_bt),
+        100.0 * mean(&dis_sign)
+    );
+    assert!(dd.reason.starts_with(&want), "{} / {want}", dd.reason);
+}
+
+/// The joint fit log error = c + a·log d + b·log n on exact power laws 10·d^a·n^b (cell means
+/// exact, replications scattered ±50%): it recovers a and b, uses only cells with n ≥ 10·d (the excluded cells carry
+/// a wildly different error, so including them moves a), needs ≥ 3 distinct d and ≥ 2 distinct
+/// n among them, says which of 1/3 and 4/3 a is nearer, and its rule on a is "CI above 0 and
+/// meeting [1/6, 2/3]". Written for: the n ≥ 10·d filter, the two guards, "nearer", the rule.
+#[test]
+fn joint_fit_rules_on_exact_power_laws() {
+    let s = study(TWO_TYPE);
+    let joint = |a: f64, b: f64, ds: &[usize], ns: &[usize]| {
+        let mut rows = Vec::new();
+        for &d in ds {
+            for &n in ns {
+                let e = if n >= 10 * d {
+                    10.0 * (d as f64).powf(a) * (n as f64).powf(b)
+                } else {
+                    89.0 // a random direction's error, far off the law
+                };
+                rows.extend(rows_cell(
+                    n,
+                    d,
+                    1.0,
+                    &[
+                        est("bt", scattered(e), vec![0.1; R]),
+                        est("sign_smooth", scattered(e), vec![0.1; R]),
+                    ],
+                ));
+            }
+        }
+        let v = verdicts(&s, &rows, &[]);
+        let a_row = of(&v, "C3", "sign_smooth", "d exponent a");
+        let b_row = of(&v, "C3", "sign_smooth", "n exponent b");
+        assert_eq!(a_row.len(), b_row.len());
+        a_row.first().map(|x| ((*x).clone(), b_row[0].clone()))
+    };
+    let ds = [2usize, 8, 32, 128];
+    let ns = [1000usize, 10000, 100000];
+    // (2, 1000) and (8, 1000)... pass n ≥ 10·d; (128, 1000) does not.
+    let (a, b) = joint(1.0 / 3.0, -1.0 / 3.0, &ds, &ns).expect("a joint row");
+    assert!((a.value - 1.0 / 3.0).abs() < 1e-9, "{a:?}");
+    assert!((b.value + 1.0 / 3.0).abs() < 1e-9, "{b:?}");
+    assert!(a.pass && b.pass, "{a:?} {b:?}");
+    assert!(a.reason.contains("nearer 1/3"), "{}", a.reason);
+    assert!(
+        a.reason.contains("contains 1/3 and excludes 4/3"),
+        "{}",
+        a.reason
+    );
+    assert!(a.scope.contains("11 cells"), "{}", a.scope);
+    assert!(a.scope.contains("d 2..128, n 1000..100000"), "{}", a.scope);
+    // On all 12 cells (the one off the law included) the fit differs.
+    assert!(a.reason.contains("on all 12 cells"), "{}", a.reason);
+    let (a, b) = joint(4.0 / 3.0, -0.5, &ds, &ns).expect("a joint row");
+    assert!((a.value - 4.0 / 3.0).abs() < 1e-9 && !a.pass, "{a:?}");
+    assert!(a.reason.contains("nearer 4/3"), "{}", a.reason);
+    assert!((b.value + 0.5).abs() < 1e-9 && !b.pass, "{b:?}");
+    let (a, _) = joint(0.75, -1.0 / 3.0, &ds, &ns).expect("a joint row");
+    assert!(!a.pass, "a CI above 2/3 fails: {a:?}");
+    assert!(
+        a.reason.contains("nearer 1/3"),
+        "0.75 is nearer 1/3 than 4/3: {}",
+        a.reason
+    );
+    let (a, _) = joint(0.9, -1.0 / 3.0, &ds, &ns).expect("a joint row");
+    assert!(
+        a.reason.contains("nearer 4/3"),
+        "0.9 is nearer 4/3: {}",
+        a.reason
+    );
+    let (a, _) = joint(0.0, -1.0 / 3.0, &ds, &ns).expect("a joint row");
+    assert!(!a.pass, "a flat law fails: {a:?}");
+    // Guards: two distinct d, or one distinct n, among the cells used: no joint row.
+    assert!(joint(1.0 / 3.0, -1.0 / 3.0, &[2, 8], &ns).is_none());
+    assert!(joint(1.0 / 3.0, -1.0 / 3.0, &[2, 8, 32], &[100000]).is_none());
+    // Three d and two n, but d = 32 only at n ≥ 320: with n ∈ {100, 1000} the cells used have
+    // d ∈ {2, 8} at n = 100 and d ∈ {2, 8, 32} at n = 1000: 3 distinct d, 2 distinct n: a row.
+    assert!(joint(1.0 / 3.0, -1.0 / 3.0, &[2, 8, 32], &[100, 1000]).is_some());
+    // With n ∈ {100, 200}: d = 32 never qualifies: 2 distinct d: no row.
+    assert!(joint(1.0 / 3.0, -1.0 / 3.0, &[2, 8, 32], &[100, 200]).is_none());
+}
+
+/// `expected` marks exactly the rows of the claims the experiment lists, and
+/// `expected_failures` returns exactly the expected rows that failed. Written for: `==` → `!=`
+/// in `expected`, the `!` of `!x.pass` deleted.
+#[test]
+fn expected_marks_listed_claims_and_expected_failures_picks_failed_ones() {
+    let text = TWO_TYPE.replace("bootstrap = 400", "bootstrap = 400\nexpect = [\"C2\"]");
+    let s = study(&text);
+    // sign's target biased: its C2 row fails (see the C2 test); bt's plateau row passes.
+    let v = verdicts(&s, &c2_rows(true), &[sign_target(0.05, 0.01, true)]);
+    assert!(v.iter().any(|x| x.claim == "C2") && v.iter().any(|x| x.claim != "C2"));
+    for x in &v {
+        assert_eq!(x.expected, x.claim == "C2", "{x:?}");
+    }
+    let failed = signest_theory::verdict::expected_failures(&v);
+    let want: Vec<&Verdict> = v.iter().filter(|x| x.claim == "C2" && !x.pass).collect();
+    let c2: Vec<_> = v.iter().filter(|x| x.claim == "C2").collect();
+    assert!(!want.is_empty() && want.len() < c2.len(), "{c2:#?}");
+    assert!(
+        v.iter().any(|x| x.claim != "C2" && !x.pass),
+        "construction: an unexpected fail"
+    );
+    assert_eq!(failed, want);
+}
+
+/// The optimiser audit per sign-family estimator and d: fits with a known `shortfall` only,
+/// the share, the largest excess; bt's rows (not sign-family) and rows without the column are
+/// ignored. Written for: the per-estimator and per-d filters and the share.
+#[test]
+fn optimiser_audit_counts_shortfalls_per_sign_estimator_and_d() {
+    let s = study(TWO_TYPE);
+    let mut rows = Vec::new();
+    for d in [3usize, 5] {
+        rows.extend(rows_cell(
+            1000,
+            d,
+            1.0,
+            &[
+                est("bt", vec![1.0; 10], vec![0.1; 10]),
+                est("sign_smooth", vec![1.0; 10], vec![0.1; 10]),
+            ],
+        ));
+    }
+    // sign at d = 3: replications 0..10; 0 and 1 short by 0.01 and 0.03, 2..8 fine, 9 unknown.
+    // sign at d = 5: 0 short by 0.002, the rest fine. bt: every row "short" (must be ignored).
+    for r in &mut rows {
+        let i = r.replication;
+        r.loss01 = Some(0.3);
+        let (truth, known) = match (r.estimator.as_str(), r.d, i) {
+            ("sign_smooth", 3, 0) => (0.29, true),
+            ("sign_smooth", 3, 1) => (0.27, true),
+            ("sign_smooth", 3, 9) => (0.31, false),
+            ("sign_smooth", 5, 0) => (0.298, true),
+            ("bt", _, _) => (0.2, true),
+            _ => (0.31, true),
+        };
+        r.loss01_truth = Some(truth);
+        r.shortfall = known.then_some(truth < 0.3);
+    }
+    let a = signest_theory::verdict::optimiser_audit(&s, &rows);
+    assert_eq!(a.len(), 2, "{a:#?}");
+    assert_eq!(
+        (a[0].estimator.as_str(), a[0].d, a[0].fits, a[0].shortfalls),
+        ("sign_smooth", 3, 9, 2)
+    );
+    assert!((a[0].share - 2.0 / 9.0).abs() < 1e-15, "{a:?}");
+    assert!((a[0].max_excess - 0.03).abs() < 1e-12, "{a:?}");
+    assert_eq!((a[1].d, a[1].fits, a[1].shortfalls), (5, 10, 1));
+    assert!(
+        (a[1].share - 0.1).abs() < 1e-15 && (a[1].max_excess - 0.002).abs() < 1e-12,
+        "{a:?}"
+    );
+}
+
+/// The experiment's population targets on d = 3 studies. With isotropic Gaussian features
+/// (bt's target exact by Stein's lemma) the Σ-weighted bias is the plain bias and the
+/// disagreement is bias/180 (SPEC §3), both compared with the target's own numbers. With
+/// uniform features bt's target is streamed, and its sample follows `[verify] target_sample`
+/// (200,000 here, whole 100,000-row chunks, not the 10^7 default); the cube's Σ is a multiple
+/// of I, so the Σ-bias is still the plain bias. Written for: `stream_n` not passed on,
+/// `target_metrics` returning constants.
+#[test]
+fn experiment_targets_follow_the_studys_sample_and_metrics() {
+    let t = signest_theory::verdict::experiment_targets(&study(TWO_TYPE)).expect("targets");
+    let bt = t.iter().find(|r| r.estimator == "bt").expect("a bt target");
+    assert!(bt.bias_deg > 0.1, "heterogeneity 1 biases bt: {bt:?}");
+    for r in &t {
+        assert!((r.sigma_bias_deg - r.bias_deg).abs() < 1e-9, "{r:?}");
+        assert!((r.disagreement - r.bias_deg / 180.0).abs() < 1e-11, "{r:?}");
+    }
+    let text = TWO_TYPE
+        .replace("bootstrap = 400", "bootstrap = 400\ntarget_sample = 200000")
+        .replace(
+            "heterogeneity = 1.0",
+            "heterogeneity = 1.0\nfeatures = \"uniform\"",
+        );
+    let t = signest_theory::verdict::experiment_targets(&study(&text)).expect("targets");
+    let bt = t.iter().find(|r| r.estimator == "bt").expect("a bt target");
+    assert_eq!(bt.method, "stream", "{bt:?}");
+    assert_eq!(bt.sample_size, 200_000, "{bt:?}");
+    assert!((bt.sigma_bias_deg - bt.bias_deg).abs() < 1e-9, "{bt:?}");
+    assert!(bt.disagreement > 0.0 && bt.disagreement < 1.0, "{bt:?}");
+}
+
+/// `series_rate` reports the n range the rate used: with `rate_min_n = 3000` the cells
+/// 3000..30000 of the four. Written for: the range's ends.
+#[test]
+fn series_rate_reports_the_n_range_used() {
+    let text = TWO_TYPE.replace("bootstrap = 400", "bootstrap = 400\nrate_min_n = 3000");
+    let s = study(&text);
+    let rows = c2_rows(false);
+    let cells = signest_theory::stats::cells(&rows);
+    let series = signest_theory::stats::series(&cells);
+    let (r, lo, hi) = signest_theory::verdict::series_rate(&s, &series[0], "sign_smooth");
+    assert_eq!((lo, hi), (3000, 30000));
+    assert!((r.value + 1.0 / 3.0).abs() < 1e-9, "{r:?}");
+}
