@@ -1120,3 +1120,34 @@ fn series_rate_reports_the_n_range_used() {
     assert_eq!((lo, hi), (3000, 30000));
     assert!((r.value + 1.0 / 3.0).abs() < 1e-9, "{r:?}");
 }
+
+/// The audit's d values are the estimator's own: a sign fit at a d where bt has no row is
+/// audited, and a bt-only d gives no sign row. Written for the survivor of the stats mutation
+/// rerun: `r.estimator == e.label` → `!=` in the collection of d values.
+#[test]
+fn optimiser_audit_reads_each_estimators_own_d_values() {
+    let s = study(TWO_TYPE);
+    let mut rows = rows_cell(
+        1000,
+        9,
+        1.0,
+        &[est("sign_smooth", vec![1.0; 4], vec![0.1; 4])],
+    );
+    rows.extend(rows_cell(
+        1000,
+        7,
+        1.0,
+        &[est("bt", vec![1.0; 4], vec![0.1; 4])],
+    ));
+    for r in &mut rows {
+        r.loss01 = Some(0.3);
+        r.loss01_truth = Some(if r.replication == 0 { 0.2 } else { 0.4 });
+        r.shortfall = Some(r.replication == 0);
+    }
+    let a = signest_theory::verdict::optimiser_audit(&s, &rows);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(
+        (a[0].estimator.as_str(), a[0].d, a[0].fits, a[0].shortfalls),
+        ("sign_smooth", 9, 4, 1)
+    );
+}
