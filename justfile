@@ -33,6 +33,12 @@ bench-sklearn *args:
     [ -x target/venv-bench/bin/python ] || (python3 -m venv target/venv-bench && target/venv-bench/bin/pip install -q numpy scikit-learn)
     target/venv-bench/bin/python scripts/bench_vs_sklearn.py {{args}}
 
+# Exact sign on the shipped real data (Horowitz to certification, Martins for 60 s), medians;
+# optionally against an older build in the same session, e.g. `just bench-exact 3 /tmp/signest-old`.
+bench-exact *args:
+    cargo build --release --bin signest
+    scripts/bench_exact.sh {{args}}
+
 # Sweep speed-up from 1 to 2 threads and harness overhead (idle machine), e.g.
 # `just bench-threads experiments/paper/homogeneous.toml`.
 bench-threads exp="experiments/quickstart.toml":

@@ -7,7 +7,7 @@
 #   theory     the three above, one after another
 #   sign       crates/estimator/src/sign/             tests: signest-estimator, signest-sweep
 #   core       crates/core/src/{metrics,seed}.rs      tests: signest-core, signest-sweep
-#   output     crates/sweep/src/output.rs             tests: signest-sweep, signest-theory gate
+#   output     crates/sweep/src/output.rs             tests: signest-sweep (all its targets)
 #   all        every scope above, one after another
 # Each scope runs only the test targets that exercise its files, in the `mutants` profile
 # (release code generation, incremental), so one mutant costs one incremental build plus those
@@ -57,8 +57,7 @@ case "$scope" in
   theory)  for s in stats gate targets; do "$0" "$s" "$@" || true; done ;;
   sign)    run sign "signest-estimator signest-sweep" 'crates/estimator/src/sign/**' -- --- "$@" ;;
   core)    run core "signest-core signest-sweep" crates/core/src/metrics.rs crates/core/src/seed.rs -- --- "$@" ;;
-  output)  run output "signest-sweep signest-theory" crates/sweep/src/output.rs \
-             -- --lib --test sweep --test gate --- "$@" ;;
+  output)  run output signest-sweep crates/sweep/src/output.rs -- --- "$@" ;;
   all)     for s in stats gate targets sign core output; do "$0" "$s" "$@" || true; done ;;
   *) echo "unknown scope '$scope' (stats, gate, targets, theory, sign, core, output, all)" >&2; exit 2 ;;
 esac
