@@ -273,18 +273,7 @@ fn unix(t: SystemTime) -> f64 {
 
 /// `{commit, dirty}` of the git work tree in the current directory, or `None` outside one.
 pub fn git_commit() -> Option<GitInfo> {
-    let out = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    out(&["rev-parse", "HEAD"]).map(|commit| GitInfo {
-        commit,
-        dirty: out(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
-    })
+    git_commit_in(Path::new("."))
 }
 
 fn memory_bytes() -> Option<u64> {
@@ -384,6 +373,24 @@ pub fn drop_seconds_columns(csv_text: &str) -> Vec<String> {
     out
 }
 
+/// [`git_commit`] of the work tree at `dir`.
+pub fn git_commit_in(dir: &Path) -> Option<GitInfo> {
+    let out = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    out(&["rev-parse", "HEAD"]).map(|commit| GitInfo {
+        commit,
+        dirty: out(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,5 +472,174 @@ mod same_units_tests {
             &[row(10.0, None), row(10.0, None)],
             &[row(10.0, None)]
         ));
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    /// Type-7 quantiles and the n − 1 variance on numbers whose answers are worked by hand
+    /// (R: quantile(c(1, 2, 3, 4), c(0.1, 0.5, 0.9)) = 1.3, 2.5, 3.7; var = 5/3).
+    #[test]
+    fn quantile_and_variance_by_hand() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        for (p, want) in [(0.0, 1.0), (0.1, 1.3), (0.5, 2.5), (0.9, 3.7), (1.0, 4.0)] {
+            assert!((quantile(&x, p) - want).abs() < 1e-12, "p = {p}");
+        }
+        assert!(quantile(&[], 0.5).is_nan());
+        assert!((sample_variance(&x) - 5.0 / 3.0).abs() < 1e-15);
+        assert_eq!(sample_variance(&[1.0, 3.0]), 2.0);
+        assert!(sample_variance(&[1.0]).is_nan());
+        let (m, se) = mean_mcse(&x);
+        assert_eq!(m, 2.5);
+        assert!((se - (5.0 / 12.0_f64).sqrt()).abs() < 1e-15);
+    }
+
+    fn srow(cell: &str, est: &str, rep: u64, err: Option<f64>) -> Row {
+        Row {
+            cell: cell.into(),
+            n: 100,
+            d: 2,
+            heterogeneity: 1.0,
+            type_weight: None,
+            replication: rep,
+            estimator: est.into(),
+            solver: "s".into(),
+            angular_error_deg: err,
+            sigma_angle_deg: err.map(|e| 2.0 * e),
+            disagreement: err.map(|e| e / 100.0),
+            disagreement_mcse: Some(0.0),
+            loss01: err.map(|_| 0.25),
+            loss01_truth: Some(0.5),
+            shortfall: err.map(|e| e > 2.5),
+            certified: err.is_some_and(|e| e < 1.5),
+            status: if err.is_some() { "converged" } else { "failed" }.into(),
+            error: String::new(),
+            fit_seconds: 1.0 + rep as f64,
+            sample_seconds: 0.0,
+        }
+    }
+
+    /// Every column of a summary from rows whose answers are worked by hand: a cell of one
+    /// estimator with errors 1, 2, 3, 4 and one failed fit; the keys in the order rows first
+    /// appear; a cell with no successful fit.
+    #[test]
+    fn summarise_by_hand() {
+        let mut rows: Vec<Row> = (0..4)
+            .map(|r| srow("c1", "a", r, Some(r as f64 + 1.0)))
+            .collect();
+        rows.insert(1, srow("c0", "b", 0, None));
+        rows.push(srow("c1", "a", 4, None));
+        let s = summarise(&rows);
+        assert_eq!(
+            s.iter()
+                .map(|r| (r.cell.as_str(), r.estimator.as_str()))
+                .collect::<Vec<_>>(),
+            [("c1", "a"), ("c0", "b")]
+        );
+        let a = &s[0];
+        assert_eq!((a.n_reps, a.failures), (4, 1));
+        assert_eq!(a.mean_angular_error_deg, 2.5);
+        assert!((a.mcse_angular_error_deg - (5.0 / 12.0_f64).sqrt()).abs() < 1e-15);
+        assert!((a.median_angular_error_deg - 2.5).abs() < 1e-12);
+        assert!((a.q10_angular_error_deg - 1.3).abs() < 1e-12);
+        assert!((a.q90_angular_error_deg - 3.7).abs() < 1e-12);
+        assert_eq!(a.mean_sigma_angle_deg, 5.0);
+        assert!((a.mcse_sigma_angle_deg - 2.0 * (5.0 / 12.0_f64).sqrt()).abs() < 1e-15);
+        assert!((a.mean_disagreement - 0.025).abs() < 1e-15);
+        assert_eq!(a.mean_loss01, 0.25);
+        assert_eq!(a.mean_loss01_truth, 0.5);
+        // Shortfalls among the successful fits: errors 3 and 4 of 4.
+        assert_eq!(a.shortfall_fraction, 0.5);
+        // Certified: error 1 only, of the 4 successful fits.
+        assert_eq!(a.certified_fraction, 0.25);
+        // Fit seconds over all 5 rows, failed included: (1 + 2 + 3 + 4 + 5) / 5.
+        assert_eq!(a.mean_fit_seconds, 3.0);
+        let b = &s[1];
+        assert_eq!((b.n_reps, b.failures), (0, 1));
+        assert!(b.mean_angular_error_deg.is_nan() && b.shortfall_fraction.is_nan());
+        assert_eq!(b.certified_fraction, 0.0);
+        // A summary written before a column existed reads it back as NaN.
+        let mut v = serde_json::to_value(a).unwrap();
+        v.as_object_mut().unwrap().remove("shortfall_fraction");
+        let back: SummaryRow = serde_json::from_value(v).unwrap();
+        assert!(back.shortfall_fraction.is_nan());
+    }
+
+    #[test]
+    fn drop_seconds_columns_removes_exactly_those() {
+        let got = drop_seconds_columns("cell,fit_seconds,x,sample_seconds\nc,1.5,7,2\n");
+        assert_eq!(got, ["cell,x", "c,7"]);
+    }
+
+    /// The manifest's stage times add up, its clock is the Unix epoch's, and the host's memory
+    /// is read from /proc/meminfo (Linux: more than 64 MiB).
+    #[test]
+    fn manifest_times_and_host() {
+        let exp = Experiment::parse(
+            "name = \"m\"\nseed = 1\nreplications = 2\n[dgp]\npopulation = \"two_type\"\nbeta_bar = [1.0, 0.5]\nv = [2.0, -0.5]\nheterogeneity = 0.0\n[grid]\nn = [50]\n[[estimator]]\nname = \"bt\"\n",
+            "m.toml",
+        )
+        .unwrap();
+        let mut m = RunMeta {
+            threads: 1,
+            shard: None,
+            started: SystemTime::now(),
+            plan_seconds: 0.0,
+            run_seconds: 10.0,
+            units_total: 2,
+            units_this_run: 2,
+            units_resumed: 0,
+            fit_seconds: 1.0,
+            sample_seconds: 1.0,
+            fresh_busy_seconds: 1.0,
+            inner_parallel: false,
+            git: None,
+        };
+        m.plan_seconds = 1.0;
+        m.started = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let man = manifest(&exp, &m, 0.5);
+        let st = man.stages_seconds.unwrap();
+        assert_eq!(st.total, 11.5);
+        assert_eq!(man.started_unix, Some(1.7e9));
+        let mem = man.host.unwrap().memory_bytes.unwrap();
+        assert!(mem > 64 << 20 && mem.is_multiple_of(1024), "{mem}");
+    }
+
+    /// A fresh git work tree: clean after a commit, dirty after an edit; no tree, no info.
+    #[test]
+    fn git_commit_reads_commit_and_dirty_flag() {
+        let dir = std::env::temp_dir().join(format!("signest-git-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(git_commit_in(&dir), None);
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args([
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@t",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .output()
+                .map(|o| o.status.success());
+            assert_eq!(ok.ok(), Some(true), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.join("f"), "1").unwrap();
+        git(&["add", "f"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let clean = git_commit_in(&dir).expect("a work tree");
+        assert_eq!(clean.commit.len(), 40);
+        assert!(!clean.dirty);
+        std::fs::write(dir.join("f"), "2").unwrap();
+        assert!(git_commit_in(&dir).unwrap().dirty);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
