@@ -304,3 +304,32 @@ fn streamed_target_errors_match_their_spread_over_seeds() {
     eprintln!("sign skewed: observed SD / stated error = {r:.3}");
     assert!((0.6..=1.6).contains(&r), "sign: {r}");
 }
+
+/// Noiseless two types: p(z) is a step function (0, ½ or 1) that jumps where β₊'z = 0 or
+/// β₋'z = 0, so those directions must be break points of the angular rule. The quadrature bt
+/// target agrees with the streamed MLE within 4 MCSE plus its error (false alarm ≈ 6e-5) and
+/// states an error ≤ 1e-6° (today 1e-9°, the floor). Written for the survivor of the targets
+/// recheck in `angle_breaks` (`rem_euclid(2π)` → `rem_euclid(2/π)`, which folds the jump
+/// directions into [0, 0.64)); planted by hand and seen to fail here.
+#[test]
+fn noiseless_two_types_quadrature_agrees_with_stream() {
+    // β± = (1.7, −0.8) and (0.3, 1.4): jump directions off the π/4 multiples (the reference
+    // case's fall on them, which hides a missing break).
+    let dgp = Dgp::new(
+        Population::two_type(vec![1.0, 0.3], vec![0.7, -1.1], 1.0).unwrap(),
+        Features::Isotropic { d: 2 },
+        Noise::None,
+    )
+    .unwrap();
+    let [bt_q, _] = quadrature_targets(&dgp).unwrap();
+    let bt_s = stream_bt_target(&dgp, &opts(2_000_000));
+    eprintln!(
+        "noiseless: bt bias {:.4}° ± {:.1e} (quadrature) vs {:.4}° ± {:.4} (stream)",
+        bt_q.bias_deg, bt_q.error_deg, bt_s.bias_deg, bt_s.error_deg
+    );
+    assert!(
+        (bt_q.bias_deg - bt_s.bias_deg).abs() <= 4.0 * bt_s.error_deg + bt_q.error_deg,
+        "{bt_q:?} vs {bt_s:?}"
+    );
+    assert!(bt_q.error_deg <= 1e-6, "{bt_q:?}");
+}
