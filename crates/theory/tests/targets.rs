@@ -46,12 +46,9 @@ fn reference_case_quadrature_agrees_with_stream() {
     );
 }
 
-/// Asymmetric two-type mixture (weights 0.3/0.7): sign's target leaves u* (C5). Quadrature
-/// against the batch route (exact 0-1 minimisers of 8 independent Rao–Blackwellised samples):
-/// within 5 batch standard errors (t with 7 df: two-sided false-alarm ≈ 0.2%).
-#[test]
-fn skewed_mixture_sign_target_quadrature_agrees_with_stream() {
-    let dgp = Dgp::new(
+/// The asymmetric two-type mixture (weights 0.3/0.7) whose sign target leaves u*.
+fn skewed_mixture() -> Dgp {
+    Dgp::new(
         Population::Mixture {
             means: vec![vec![3.0, 0.0], vec![-1.0, 1.0]],
             weights: vec![0.3, 0.7],
@@ -59,7 +56,15 @@ fn skewed_mixture_sign_target_quadrature_agrees_with_stream() {
         Features::Isotropic { d: 2 },
         Noise::Logistic { scale: 1.0 },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Asymmetric two-type mixture (weights 0.3/0.7): sign's target leaves u* (C5). Quadrature
+/// against the batch route (exact 0-1 minimisers of 8 independent Rao–Blackwellised samples):
+/// within 5 batch standard errors (t with 7 df: two-sided false-alarm ≈ 0.2%).
+#[test]
+fn skewed_mixture_sign_target_quadrature_agrees_with_stream() {
+    let dgp = skewed_mixture();
     let [_, sign_q] = quadrature_targets(&dgp).unwrap();
     assert!(sign_q.bias_deg > 1.0, "{sign_q:?}");
     let sign_s = stream_sign_target(&dgp, &opts(1_000_000));
@@ -287,15 +292,7 @@ fn streamed_target_errors_match_their_spread_over_seeds() {
         eprintln!("bt {name}: observed SD / stated error = {r:.3}");
         assert!((0.78..=1.3).contains(&r), "bt {name}: {r}");
     }
-    let skewed = Dgp::new(
-        Population::Mixture {
-            means: vec![vec![3.0, 0.0], vec![-1.0, 1.0]],
-            weights: vec![0.3, 0.7],
-        },
-        Features::Isotropic { d: 2 },
-        Noise::Logistic { scale: 1.0 },
-    )
-    .unwrap();
+    let skewed = skewed_mixture();
     let o = TargetOptions {
         sign_batch: 50_000,
         ..opts(100_000)

@@ -254,15 +254,17 @@ fn c6_reduction_that_excludes_35_percent_fails() {
     );
     assert_eq!((dd.value, dd.lo, dd.hi), (0.0, 0.0, 0.0), "{dd:?}");
     assert!(!dd.pass, "a zero difference is not an improvement: {dd:?}");
-    // Equal errors against the panel methods: difference 0, not below 0.
+    // Equal errors and equal disagreement against the panel methods: differences 0, not
+    // below 0 (the disagreement row written for `dd.hi < 0.0` → `<=` in the panel rows).
     for p in ["em", "peruser"] {
-        let d = one(
-            &v,
-            &format!("sign_smooth vs {p}"),
+        for statistic in [
             "mean angular error: sign minus",
-        );
-        assert_eq!((d.value, d.lo, d.hi), (0.0, 0.0, 0.0), "{d:?}");
-        assert!(!d.pass, "{d:?}");
+            "disagreement with u*: sign minus panel",
+        ] {
+            let d = one(&v, &format!("sign_smooth vs {p}"), statistic);
+            assert_eq!((d.value, d.lo, d.hi), (0.0, 0.0, 0.0), "{d:?}");
+            assert!(!d.pass, "{d:?}");
+        }
     }
 }
 
@@ -290,6 +292,14 @@ fn c6_disagreement_difference_in_points_below_zero_passes() {
     assert!((want + 4.0).abs() < 1.0, "construction: {want}");
     assert!(dd.hi < 0.0 && dd.lo < dd.value, "{dd:?}");
     assert!(dd.pass, "{dd:?}");
+    // The reason is in percent, from the hand-computed means (written for the ×100 of the
+    // reason's disagreement).
+    let want = format!(
+        "disagreement {:.2}% (bt) -> {:.2}% (sign)",
+        100.0 * mean(&dis_bt),
+        100.0 * mean(&dis_sign)
+    );
+    assert!(dd.reason.starts_with(&want), "{} / {want}", dd.reason);
     // Sign's disagreement equal to bt's plus zero-mean noise: the CI straddles 0 and the row
     // fails (no improvement shown).
     let (mut rows, p) = (rows, pattern(R));
@@ -632,10 +642,6 @@ fn c2_rows(bt_identical: bool) -> Vec<Row> {
     rows
 }
 
-fn sign_target(bias: f64, error: f64, symmetric: bool) -> TargetRow {
-    target("sign", symmetric, bias, error)
-}
-
 /// C2 for sign: a falling error passes; a sign target measurably away from u* (bias above
 /// max(3 errors, 0.01°)) turns the row into a fail whose reason says why, whatever the errors
 /// do. Written for: the target rule's `>` → `>=` at bias = 0.01° with 3 errors below it (a
@@ -673,8 +679,8 @@ fn c2_sign_passes_a_falling_error_unless_its_target_is_biased() {
         free.reason
     );
     // At the boundary bias = max(3e, 0.01) = 0.01: not "measurably away", the row still passes.
-    assert!(c2(&[sign_target(0.01, 0.001, true)]).pass);
-    let biased = c2(&[sign_target(0.05, 0.01, true)]);
+    assert!(c2(&[target("sign", true, 0.01, 0.001)]).pass);
+    let biased = c2(&[target("sign", true, 0.05, 0.01)]);
     assert!(!biased.pass, "{biased:?}");
     assert!(
         biased.reason.contains("sign's target is 0.050° from u*"),
@@ -682,7 +688,7 @@ fn c2_sign_passes_a_falling_error_unless_its_target_is_biased() {
         biased.reason
     );
     // Within 3 errors (0.02 < 0.03): passes.
-    assert!(c2(&[sign_target(0.02, 0.01, true)]).pass);
+    assert!(c2(&[target("sign", true, 0.02, 0.01)]).pass);
 }
 
 /// C2, C3 over n and the crossover need a symmetric population (read off sign's target) and
@@ -692,11 +698,11 @@ fn c2_sign_passes_a_falling_error_unless_its_target_is_biased() {
 fn c2_needs_heterogeneity_and_symmetry() {
     let s = study(TWO_TYPE);
     let rows = c2_rows(false);
-    let v = verdicts(&s, &rows, &[sign_target(0.0, 0.0, false)]);
+    let v = verdicts(&s, &rows, &[target("sign", false, 0.0, 0.0)]);
     for claim in ["C2", "C3", "C4"] {
         assert!(v.iter().all(|x| x.claim != claim), "{claim}: {v:#?}");
     }
-    let v = verdicts(&s, &rows, &[sign_target(0.0, 0.0, true)]);
+    let v = verdicts(&s, &rows, &[target("sign", true, 0.0, 0.0)]);
     for claim in ["C2", "C3", "C4"] {
         assert!(v.iter().any(|x| x.claim == claim), "{claim}: {v:#?}");
     }
@@ -714,7 +720,10 @@ fn c2_bt_plateau_must_contain_the_bt_target() {
         let v = verdicts(
             &s,
             &rows,
-            &[sign_target(0.0, 0.0, true), target("bt", true, bias, 0.1)],
+            &[
+                target("sign", true, 0.0, 0.0),
+                target("bt", true, bias, 0.1),
+            ],
         );
         let r = of(&v, "C2", "bt", "plateau c");
         assert_eq!(r.len(), 1, "{v:#?}");
@@ -874,56 +883,6 @@ fn c4_homogeneous_rate_and_difference() {
     assert!(!diff[0].pass, "{:?}", diff[0]);
 }
 
-/// C6 against the panel methods, disagreement: equal disagreement on every replication gives
-/// a difference of exactly 0, CI [0, 0], which is not below 0: the row fails. Written for:
-/// `dd.hi < 0.0` → `<=` in the panel rows. And the C6 disagreement reason is in percent:
-/// "12.00% (bt) -> 8.xx% (sign)" from the hand-computed means. Written for: the ×100 of the
-/// reason's disagreement.
-#[test]
-fn c6_panel_disagreement_zero_difference_fails_and_reason_is_in_percent() {
-    let s = study(PERSONAS);
-    let mut rows = Vec::new();
-    for n in [1000, 30000] {
-        rows.extend(rows_at(
-            n,
-            &[
-                est("bt", vec![8.0; R], vec![0.1; R]),
-                est("sign_smooth", vec![4.0; R], vec![0.1; R]),
-                est("em", vec![5.0; R], vec![0.1; R]),
-                est("peruser", vec![5.0; R], vec![0.1; R]),
-            ],
-        ));
-    }
-    let v = verdicts(&s, &rows, &[]);
-    for p in ["em", "peruser"] {
-        let d = one(
-            &v,
-            &format!("sign_smooth vs {p}"),
-            "disagreement with u*: sign minus panel",
-        );
-        assert_eq!((d.value, d.lo, d.hi), (0.0, 0.0, 0.0), "{d:?}");
-        assert!(!d.pass, "{d:?}");
-    }
-    let Panel {
-        rows,
-        dis_bt,
-        dis_sign,
-        ..
-    } = panel_rows();
-    let v = verdicts(&s, &rows, &[]);
-    let dd = one(
-        &v,
-        "sign_smooth vs bt",
-        "disagreement with u*: sign minus bt",
-    );
-    let want = format!(
-        "disagreement {:.2}% (bt) -> {:.2}% (sign)",
-        100.0 * mean(&dis_bt),
-        100.0 * mean(&dis_sign)
-    );
-    assert!(dd.reason.starts_with(&want), "{} / {want}", dd.reason);
-}
-
 /// The joint fit log error = c + a·log d + b·log n on exact power laws 10·d^a·n^b (cell means
 /// exact, replications scattered ±50%): it recovers a and b, uses only cells with n ≥ 10·d (the excluded cells carry
 /// a wildly different error, so including them moves a), needs ≥ 3 distinct d and ≥ 2 distinct
@@ -1012,7 +971,7 @@ fn expected_marks_listed_claims_and_expected_failures_picks_failed_ones() {
     let text = TWO_TYPE.replace("bootstrap = 400", "bootstrap = 400\nexpect = [\"C2\"]");
     let s = study(&text);
     // sign's target biased: its C2 row fails (see the C2 test); bt's plateau row passes.
-    let v = verdicts(&s, &c2_rows(true), &[sign_target(0.05, 0.01, true)]);
+    let v = verdicts(&s, &c2_rows(true), &[target("sign", true, 0.05, 0.01)]);
     assert!(v.iter().any(|x| x.claim == "C2") && v.iter().any(|x| x.claim != "C2"));
     for x in &v {
         assert_eq!(x.expected, x.claim == "C2", "{x:?}");

@@ -35,7 +35,7 @@
 //! dimensions) solved exactly by this same solver, and every other row keeps its sign at v0.
 //! This is tried on every box narrower than `EARLY_LOCAL_WIDTH` whose undetermined rows all
 //! pass through a point v0 of the closed box (then every cell meeting the box touches v0, so
-//! the local problem is the box's minimum: [`Search::meets_inside`]); a box whose rows are the
+//! the local problem is the box's minimum: [`Search::in_closed_box`]); a box whose rows are the
 //! same as those of an ancestor that failed the test is not tested again. Below 1e-10 a box
 //! is resolved at the meeting point within 1e-8 of its centre, as before. (On Horowitz's data
 //! the early test cuts the search from 1.12M nodes and 6,672 tiny local boxes to 205k nodes:
@@ -287,21 +287,23 @@ impl Search<'_> {
         normalized(&v0)
     }
 
-    /// The point where every undetermined row of `node` passes (|x'v0| ≤ 2e-8), for the
-    /// early test: from the first min(u, d − 1) rows by [`Search::project_out`] when they are
-    /// independent (then their common points are ±v0 only, so all rows meet iff each passes
-    /// through v0; the first that does not ends the test), else by [`Search::meeting_point`].
+    /// The point where every undetermined row of `node` passes (|x'v0| ≤ 2e-8; rows are unit
+    /// vectors), for the early test: from the first min(u, d − 1) rows by
+    /// [`Search::project_out`] when they are independent (then their common points are ±v0
+    /// only, so all rows meet iff each other row passes through v0; the first that does not
+    /// ends the test), else by [`Search::meeting_point`], every row then checked.
     fn common_point(&self, node: &Node) -> Option<Vec<f64>> {
         let d = self.d;
         let rows = &node.undetermined;
         let centre: Vec<f64> = (0..d).map(|m| 0.5 * (node.lo[m] + node.hi[m])).collect();
+        let through = |v0: &[f64], rows: &[u32]| {
+            rows.iter()
+                .all(|&j| dot(&self.x[j as usize * d..(j as usize + 1) * d], v0).abs() <= 2e-8)
+        };
         let k = rows.len().min(d - 1);
         match self.project_out(&rows[..k], &centre) {
-            Some(v0) => rows[k..]
-                .iter()
-                .all(|&j| dot(&self.x[j as usize * d..(j as usize + 1) * d], &v0).abs() <= 2e-8)
-                .then_some(v0),
-            None => self.meeting_point(node),
+            Some(v0) => through(&v0, &rows[k..]).then_some(v0),
+            None => self.meeting_point(node).filter(|v0| through(v0, rows)),
         }
     }
 
@@ -325,29 +327,21 @@ impl Search<'_> {
     }
 
     /// Whether v0 lies in the closed box (its face coordinates within every free interval, to
-    /// 1e-12) and every undetermined row of the box passes through it (|x'v0| ≤ 2e-8; rows are
-    /// unit vectors). Then every cell of the arrangement that meets the box touches v0 (the
-    /// cells of hyperplanes through a common point are convex cones with that apex, and the
-    /// box is convex and contains it), and the rows determined over the closed box keep their
-    /// sign at v0: the local problem at v0 is a lower bound for the box that is attained at
-    /// points near v0, so the box needs no further split. (Meeting points of discrete
-    /// features often sit on a split boundary, e.g. a face coordinate of exactly 0, so the
-    /// closed box is what matters.)
-    fn meets_inside(&self, node: &Node, v0: &[f64]) -> bool {
-        let d = self.d;
+    /// 1e-12). For v0 from [`Search::common_point`] (every undetermined row passes through
+    /// it), every cell of the arrangement that meets the box then touches v0 (the cells of
+    /// hyperplanes through a common point are convex cones with that apex, and the box is
+    /// convex and contains it), and the rows determined over the closed box keep their sign
+    /// at v0: the local problem at v0 is a lower bound for the box that is attained at points
+    /// near v0, so the box needs no further split. (Meeting points of discrete features often
+    /// sit on a split boundary, e.g. a face coordinate of exactly 0, so the closed box is what
+    /// matters.)
+    fn in_closed_box(&self, node: &Node, v0: &[f64]) -> bool {
         let k = node.axis;
         let s = node.lo[k];
-        if v0[k] * s <= 0.0 {
-            return false;
-        }
-        let inside = (0..d).filter(|&m| m != k).all(|m| {
-            let f = v0[m] / (v0[k] * s);
-            node.lo[m] - 1e-12 <= f && f <= node.hi[m] + 1e-12
-        });
-        inside
-            && node.undetermined.iter().all(|&j| {
-                let xj = &self.x[j as usize * d..(j as usize + 1) * d];
-                dot(xj, v0).abs() <= 2e-8
+        v0[k] * s > 0.0
+            && (0..self.d).filter(|&m| m != k).all(|m| {
+                let f = v0[m] / (v0[k] * s);
+                node.lo[m] - 1e-12 <= f && f <= node.hi[m] + 1e-12
             })
     }
 
@@ -358,7 +352,7 @@ impl Search<'_> {
     /// undetermined rows, solved by this same exact solver. The local optimum, stepped into
     /// from v0, also updates the upper bound after a direct evaluation. For a tiny box (width
     /// below [`MIN_WIDTH`]) v0 must lie within 1e-8 of its centre; a larger box is resolved
-    /// here only when [`Search::meets_inside`] holds.
+    /// here only when [`Search::in_closed_box`] holds.
     fn resolve_locally(&mut self, node: &Node, v0: Option<Vec<f64>>, cfg: &ExactConfig) -> f64 {
         let d = self.d;
         let plain = self.constant + node.fixed_wrong;
@@ -626,13 +620,15 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("d >= 2");
         // A box whose undetermined hyperplanes all pass through one point inside it is solved
-        // as the local problem at that point (exact, see `meets_inside`); a box this small
+        // as the local problem at that point (exact, see `in_closed_box`); a box this small
         // around v0 whose rows are still undetermined likewise (those hyperplanes meet at v0
         // to 1e-10).
         let u = node.undetermined.len();
         let mut meet_failed = node.meet_failed;
         let early = if width < EARLY_LOCAL_WIDTH && u > 1 && u < node.meet_failed {
-            let v = s.common_point(&node).filter(|v0| s.meets_inside(&node, v0));
+            let v = s
+                .common_point(&node)
+                .filter(|v0| s.in_closed_box(&node, v0));
             if v.is_none() {
                 meet_failed = u;
             }
