@@ -4,8 +4,9 @@
 For each shape the script draws one data set with numpy (seeded: the same data on every run),
 writes it as a CSV that `signest fit` reads, and then alternates REPEATS fits of each side:
 
-- bt: `signest fit --estimator bt --json` (its `fit_seconds` is timed around the fit only,
-  after the CSV is parsed) against `LogisticRegression(penalty=None, fit_intercept=False,
+- bt: `signest fit --estimator bt --solver S --json` for each S of `--bt-solvers` (default
+  newton and subsampled; its `fit_seconds` is timed around the fit only, after the CSV is
+  parsed) against `LogisticRegression(penalty=None, fit_intercept=False,
   tol=1e-10, solver="lbfgs")`, timed around `.fit` only;
 - peruser: `signest fit --estimator peruser --json` (ridge 1 per respondent) against a Python
   loop of `LogisticRegression(C=1, fit_intercept=False, tol=1e-10)` per respondent (a
@@ -21,6 +22,7 @@ is why the fits alternate and only ratios from one run are compared.
 Usage (a venv with numpy and scikit-learn; `just bench-sklearn` makes one):
     python scripts/bench_vs_sklearn.py [--signest target/release/signest] [--repeats 5]
         [--shapes bt:1000000x10:1,bt:1000000x10:2,bt:100000x50:1,peruser:2000x50x16:1]
+        [--bt-solvers newton,subsampled]
 Not part of CI.
 """
 
@@ -91,8 +93,11 @@ def child(args):
         fmt = ["%d"] + ["%.17g"] * d + (["%d"] if resp is not None else [])
         np.savetxt(path, np.hstack(cols), fmt=fmt, delimiter=",", header=header, comments="")
         env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-        ts, tk = [], []
-        dir_s = dir_k = None
+        solvers = args.bt_solvers.split(",") if kind == "bt" else [None]
+        ts = {s: [] for s in solvers}
+        dirs = {}
+        tk = []
+        dir_k = None
         for _ in range(args.repeats):
             t = time.perf_counter()
             if kind == "bt":
@@ -116,22 +121,23 @@ def child(args):
                 coef /= dims[0]
             tk.append(time.perf_counter() - t)
             dir_k = coef / np.linalg.norm(coef)
-            out = subprocess.run(
-                [args.signest, "fit", "--data", path, "--estimator", kind, "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode != 0:
-                sys.exit(f"signest fit failed ({out.returncode}): {out.stderr.strip()}")
-            fit = json.loads(out.stdout)
-            ts.append(fit["fit_seconds"])
-            dir_s = np.array(fit["direction"])
-        # 2·asin(|a − b|/2): accurate for tiny angles, where arccos of the dot product is not.
-        ang = np.degrees(2.0 * np.arcsin(min(1.0, np.linalg.norm(dir_s - dir_k) / 2.0)))
-        ms, mk = float(np.median(ts)), float(np.median(tk))
-        print(json.dumps({"kind": kind, "dims": args.dims, "threads": threads,
-                          "signest_s": ms, "sklearn_s": mk, "angle_deg": float(ang)}))
+            for solver in solvers:
+                cmd = [args.signest, "fit", "--data", path, "--estimator", kind, "--json"]
+                if solver is not None:
+                    cmd += ["--solver", solver]
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    sys.exit(f"signest fit failed ({out.returncode}): {out.stderr.strip()}")
+                fit = json.loads(out.stdout)
+                ts[solver].append(fit["fit_seconds"])
+                dirs[solver] = np.array(fit["direction"])
+        mk = float(np.median(tk))
+        for solver in solvers:
+            # 2·asin(|a − b|/2): accurate for tiny angles, where arccos of the dot product is not.
+            ang = np.degrees(2.0 * np.arcsin(min(1.0, np.linalg.norm(dirs[solver] - dir_k) / 2.0)))
+            print(json.dumps({"kind": kind, "solver": solver, "dims": args.dims, "threads": threads,
+                              "signest_s": float(np.median(ts[solver])), "sklearn_s": mk,
+                              "angle_deg": float(ang)}))
 
 
 def main():
@@ -139,6 +145,7 @@ def main():
     ap.add_argument("--signest", default="target/release/signest")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--shapes", default=DEFAULT_SHAPES)
+    ap.add_argument("--bt-solvers", default="newton,subsampled")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--dims", help=argparse.SUPPRESS)
@@ -154,7 +161,7 @@ def main():
     import sklearn  # noqa: F401  (fail early, with the import error, when it is missing)
 
     print(f"scikit-learn {sklearn.__version__}, {args.repeats} alternated fits per shape, medians")
-    print(f"{'fit':<8} {'shape':<16} {'threads':>7} {'signest':>10} {'sklearn':>10} {'sklearn/signest':>16} {'angle':>10}")
+    print(f"{'fit':<16} {'shape':<16} {'threads':>7} {'signest':>10} {'sklearn':>10} {'sklearn/signest':>16} {'angle':>10}")
     for kind, dims, threads in shapes:
         env = dict(os.environ)
         for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -162,14 +169,17 @@ def main():
         dims_s = "x".join(str(v) for v in dims)
         out = subprocess.run(
             [sys.executable, __file__, "--child", "--kind", kind, "--dims", dims_s,
-             "--threads", str(threads), "--repeats", str(args.repeats), "--signest", args.signest],
+             "--threads", str(threads), "--repeats", str(args.repeats), "--signest", args.signest,
+             "--bt-solvers", args.bt_solvers],
             env=env, capture_output=True, text=True,
         )
         if out.returncode != 0:
             sys.exit(f"{kind} {dims_s}: {out.stderr.strip() or out.stdout.strip()}")
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{kind:<8} {dims_s:<16} {threads:>7} {r['signest_s'] * 1e3:>8.0f}ms "
-              f"{r['sklearn_s'] * 1e3:>8.0f}ms {r['sklearn_s'] / r['signest_s']:>16.2f} {r['angle_deg']:>9.1e}°")
+        for line in out.stdout.strip().splitlines():
+            r = json.loads(line)
+            name = kind if r["solver"] is None else f"{kind} {r['solver']}"
+            print(f"{name:<16} {dims_s:<16} {threads:>7} {r['signest_s'] * 1e3:>8.0f}ms "
+                  f"{r['sklearn_s'] * 1e3:>8.0f}ms {r['sklearn_s'] / r['signest_s']:>16.2f} {r['angle_deg']:>9.1e}°")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use signest_benches::bench_data;
-use signest_estimator::{Bt, Estimator, Sign, bt_gradient};
+use signest_estimator::logistic::{Rows, hessian, loss_grad};
+use signest_estimator::{Bt, BtSolver, Estimator, Sign, bt_gradient};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -18,6 +19,21 @@ fn bt(c: &mut Criterion) {
         let data = bench_data(n, 10);
         g.bench_with_input(BenchmarkId::new("fit_d10", n), &data, |b, data| {
             b.iter(|| black_box(Bt::default().fit(data).unwrap()))
+        });
+    }
+    // Both exact solvers on issue 13's two shapes (peers in one run: compare the ratio).
+    let subsampled = Bt {
+        solver: BtSolver::Subsampled,
+        ..Bt::default()
+    };
+    for (n, d) in [(1_000_000usize, 10usize), (100_000, 50)] {
+        let data = bench_data(n, d);
+        let id = format!("n{n}_d{d}");
+        g.bench_with_input(BenchmarkId::new("newton", &id), &data, |b, data| {
+            b.iter(|| black_box(Bt::default().fit(data).unwrap()))
+        });
+        g.bench_with_input(BenchmarkId::new("subsampled", &id), &data, |b, data| {
+            b.iter(|| black_box(subsampled.fit(data).unwrap()))
         });
     }
     g.finish();
@@ -67,6 +83,20 @@ fn kernels(c: &mut Criterion) {
     let x = data.signed_rows();
     g.bench_function("bt_gradient_n1e6_d10", |b| {
         b.iter(|| black_box(bt_gradient(&x, None, 10, &theta, 0.0)))
+    });
+    // subsampled's fused pass (loss, gradient, curvature weights) and its full Hessian.
+    let rows = Rows {
+        z: data.z(),
+        y: data.y(),
+        w: None,
+        d: 10,
+    };
+    let mut curv = vec![0.0; data.n()];
+    g.bench_function("bt_subsampled_pass_n1e6_d10", |b| {
+        b.iter(|| black_box(loss_grad(rows, &theta, Some(&mut curv)).loss))
+    });
+    g.bench_function("bt_subsampled_hessian_n1e6_d10", |b| {
+        b.iter(|| black_box(hessian(rows, &curv, 1).1))
     });
     g.bench_function("loss01_n1e6_d10", |b| {
         b.iter(|| black_box(signest_core::metrics::loss01(&data, &theta)))

@@ -35,7 +35,9 @@ enum Command {
         /// need a `respondent` column.
         #[arg(long)]
         estimator: String,
-        /// For sign: exact (certified; d >= 3 by branch and bound) or smooth (heuristic).
+        /// The estimator's solver (README's table lists them): e.g. for bt newton (default) or
+        /// subsampled (the same optimum in a few fused passes); for sign exact (certified;
+        /// d >= 3 by branch and bound), smooth or anneal (heuristic).
         #[arg(long)]
         solver: Option<String>,
         /// Print exactly one JSON object on stdout.

@@ -230,7 +230,7 @@ fn bad_input_exits_2_naming_file_line_and_column() {
             "--solver",
             "exact",
         ],
-        "--solver: expected newton or sgd, got 'exact'",
+        "--solver: expected newton, subsampled or sgd, got 'exact'",
     );
     assert_input_error(
         &["fit", "--data", "/no/such/file.csv", "--estimator", "bt"],

@@ -1,12 +1,13 @@
 //! `bt`: Bradley–Terry / logistic MLE without intercept (the RLHF reward-model loss).
 
+use crate::logistic;
 use crate::numeric::{add_diagonal_packed, add_outer_packed, sigmoid, softplus};
 use crate::par::{add_into, map_reduce};
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, ridge_at_least,
 };
 use crate::{Estimator, Fit, FitError, Status, check_nonempty};
-use nalgebra::{DMatrix, DVector};
+use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use signest_core::Comparisons;
 use signest_core::linalg::{dot, norm};
 use std::sync::Arc;
@@ -30,6 +31,22 @@ pub struct Bt {
     pub max_iter: u32,
     /// Ridge, relative to the total weight, used when separation is detected.
     pub separation_ridge: f64,
+    /// Which Newton variant (both share the stopping rule and the separation handling).
+    pub solver: BtSolver,
+}
+
+/// `bt`'s exact solvers (the registry's `newton` and `subsampled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BtSolver {
+    /// Newton with the full Hessian at every trial point (the solver of every committed
+    /// result: its bits are kept).
+    #[default]
+    Newton,
+    /// Newton with fused single-exponential passes; the Hessian from a strided row sample
+    /// while far from the optimum, then the full Hessian, reused while it still contracts
+    /// the gradient tenfold per step ([`subsampled_newton`]).
+    Subsampled,
 }
 
 impl Default for Bt {
@@ -39,6 +56,7 @@ impl Default for Bt {
             tol: 1e-10,
             max_iter: 100,
             separation_ridge: 1e-6,
+            solver: BtSolver::Newton,
         }
     }
 }
@@ -161,6 +179,11 @@ struct NewtonOut {
     converged: bool,
     separable_proof: bool,
     grad_rel: f64,
+    /// Rows whose features are all zero.
+    zero_rows: usize,
+    /// `subsampled` only: (row stride of the sampled Hessian, steps that used it, full
+    /// Hessians built).
+    hessians: Option<(usize, u64, u64)>,
 }
 
 fn newton(
@@ -186,6 +209,8 @@ fn newton(
                 converged: true,
                 separable_proof: false,
                 grad_rel: gn / g0,
+                zero_rows,
+                hessians: None,
             };
         }
         if ridge == 0.0 && iterations > 0 && cur.nonpositive == zero_rows {
@@ -197,6 +222,8 @@ fn newton(
                 converged: false,
                 separable_proof: true,
                 grad_rel: gn / g0,
+                zero_rows,
+                hessians: None,
             };
         }
         if iterations >= max_iter as u64 {
@@ -207,6 +234,8 @@ fn newton(
                 converged: false,
                 separable_proof: false,
                 grad_rel: gn / g0,
+                zero_rows,
+                hessians: None,
             };
         }
         iterations += 1;
@@ -249,11 +278,202 @@ fn newton(
                     converged: gn <= 1e-6 * g0,
                     separable_proof: false,
                     grad_rel: gn / g0,
+                    zero_rows,
+                    hessians: None,
                 };
             }
         }
     }
 }
+
+/// A Cholesky factor of `H + shift·I` with the smallest shift in {0, 1e-12·s, 1e-10·s, …}
+/// (s = the largest |H_jj|) that factors, or `None` when none of 20 does.
+fn factor(h: &DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
+    let d = h.nrows();
+    let scale = (0..d)
+        .map(|j| h[(j, j)].abs())
+        .fold(0.0, f64::max)
+        .max(1e-300);
+    let mut shift = 0.0;
+    for _ in 0..20 {
+        let mut hs = h.clone();
+        for j in 0..d {
+            hs[(j, j)] += shift;
+        }
+        if let Some(ch) = hs.cholesky()
+            && ch.l_dirty().iter().all(|v| v.is_finite())
+        {
+            return Some(ch);
+        }
+        shift = if shift == 0.0 {
+            1e-12 * scale
+        } else {
+            shift * 100.0
+        };
+    }
+    None
+}
+
+/// [`newton`]'s contract (same stopping rule, separation proof and iteration cap), at a cost
+/// of a few passes over the data:
+///
+/// - every trial point costs one fused pass ([`logistic::loss_grad`]: loss, gradient, the
+///   count of non-positive margins and the rows' curvature weights, one exponential per row);
+/// - the Hessian is built only for a step actually taken, from the stored weights
+///   ([`logistic::hessian`]); while the relative gradient exceeds [`SAMPLE_UNTIL`] and d ≥
+///   [`SAMPLE_MIN_D`], from every s-th row only (about [`SAMPLE_ROWS_PER_D`]·d rows, scaled
+///   by the weight ratio): far from the optimum a rough Hessian gives nearly the same step;
+/// - near the optimum the full Hessian, whose factor is reused for the next step while the
+///   last step cut the gradient at least [`REUSE_CONTRACTION`]-fold (a chord step, which
+///   costs one pass instead of a Hessian).
+///
+/// Every direction is a descent direction (a positive definite matrix, else −∇), so the
+/// Armijo search converges as in [`newton`]; the stopping test is on the full gradient.
+fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u32) -> NewtonOut {
+    let (n, d, w) = (rows.n(), rows.d, rows.w);
+    let total_w = w.map_or(n as f64, |w| w.iter().sum());
+    let sample_stride = if d >= SAMPLE_MIN_D {
+        (n / (SAMPLE_ROWS_PER_D * d).max(SAMPLE_MIN_ROWS)).max(1)
+    } else {
+        1
+    };
+    let eval = |theta: &[f64], curv: &mut [f64]| -> (f64, Vec<f64>, usize, usize) {
+        let mut e = logistic::loss_grad(rows, theta, Some(curv));
+        if ridge > 0.0 {
+            e.loss += 0.5 * ridge * dot(theta, theta);
+            for (g, t) in e.grad.iter_mut().zip(theta) {
+                *g += ridge * t;
+            }
+        }
+        (e.loss, e.grad, e.nonpositive, e.zero_rows)
+    };
+    // Near the optimum the predicted decrease falls below the rounding error of the loss sum
+    // (positive terms summed in chunks of `par::CHUNK`: about √n·ε·loss; 4√n·ε·loss is
+    // allowed): a step that keeps the loss within it and lowers the gradient norm is taken.
+    let noise_rel = 4.0 * (n as f64).sqrt().max(8.0) * f64::EPSILON;
+    let mut theta = vec![0.0; d];
+    let mut curv = vec![0.0; n];
+    let mut trial_curv = vec![0.0; n];
+    let (mut loss, mut grad, mut nonpositive, zero_rows) = eval(&theta, &mut curv);
+    let g0 = norm(&grad).max(1e-300);
+    let mut iterations = 0;
+    // The full Hessian's factor and whether the last step earned its reuse.
+    let mut full: Option<Cholesky<f64, Dyn>> = None;
+    let mut reuse = false;
+    // The relative gradient where that Hessian was taken: a chord step with it contracts
+    // the gradient by about this much again.
+    let mut full_rel = f64::INFINITY;
+    let (mut sampled_steps, mut full_hessians) = (0u64, 0u64);
+    loop {
+        let gn = norm(&grad);
+        let out = |theta: Vec<f64>, converged, separable_proof| NewtonOut {
+            theta,
+            loss,
+            iterations,
+            converged,
+            separable_proof,
+            grad_rel: gn / g0,
+            zero_rows,
+            hessians: Some((sample_stride, sampled_steps, full_hessians)),
+        };
+        if gn <= tol * g0 {
+            return out(theta, true, false);
+        }
+        if ridge == 0.0 && iterations > 0 && nonpositive == zero_rows {
+            return out(theta, false, true);
+        }
+        if iterations >= max_iter as u64 {
+            return out(theta, false, false);
+        }
+        iterations += 1;
+        let rel = gn / g0;
+        let sampled = sample_stride > 1 && rel > SAMPLE_UNTIL;
+        let ch = if sampled {
+            let (h, ws) = logistic::hessian(rows, &curv, sample_stride);
+            let scale = if ws > 0.0 { total_w / ws } else { 1.0 };
+            let mut h = DMatrix::from_row_slice(d, d, &h) * scale;
+            for j in 0..d {
+                h[(j, j)] += ridge;
+            }
+            full = None;
+            sampled_steps += 1;
+            factor(&h)
+        } else {
+            if !(reuse && full.is_some()) {
+                let (h, _) = logistic::hessian(rows, &curv, 1);
+                let mut h = DMatrix::from_row_slice(d, d, &h);
+                for j in 0..d {
+                    h[(j, j)] += ridge;
+                }
+                full = factor(&h);
+                full_rel = rel;
+                full_hessians += 1;
+            }
+            full.clone()
+        };
+        let g = DVector::from_column_slice(&grad);
+        let p: Vec<f64> = match ch {
+            Some(ch) => ch.solve(&(-&g)).as_slice().to_vec(),
+            None => grad.iter().map(|v| -v).collect(),
+        };
+        let slope = dot(&p, &grad);
+        let (p, slope) = if slope < 0.0 && p.iter().all(|v| v.is_finite()) {
+            (p, slope)
+        } else {
+            (grad.iter().map(|g| -g).collect(), -gn * gn)
+        };
+        let noise = noise_rel * loss.abs();
+        let mut alpha = 1.0;
+        let mut accepted = None;
+        for _ in 0..60 {
+            let trial: Vec<f64> = theta.iter().zip(&p).map(|(t, s)| t + alpha * s).collect();
+            let (l, g, k, _) = eval(&trial, &mut trial_curv);
+            if l <= loss + 1e-4 * alpha * slope || (l <= loss + noise && norm(&g) < gn) {
+                accepted = Some((trial, l, g, k));
+                break;
+            }
+            alpha *= 0.5;
+        }
+        match accepted {
+            Some((t, l, g, k)) => {
+                reuse =
+                    alpha == 1.0 && full_rel <= REUSE_BELOW && norm(&g) <= gn / REUSE_CONTRACTION;
+                theta = t;
+                loss = l;
+                grad = g;
+                nonpositive = k;
+                std::mem::swap(&mut curv, &mut trial_curv);
+            }
+            None => {
+                let gn = norm(&grad);
+                return NewtonOut {
+                    theta,
+                    loss,
+                    iterations,
+                    converged: gn <= 1e-6 * g0,
+                    separable_proof: false,
+                    grad_rel: gn / g0,
+                    zero_rows,
+                    hessians: Some((sample_stride, sampled_steps, full_hessians)),
+                };
+            }
+        }
+    }
+}
+
+/// `subsampled`: the Hessian comes from a row sample while the relative gradient exceeds this.
+const SAMPLE_UNTIL: f64 = 1e-3;
+/// `subsampled`: below this d the full Hessian costs about as much as the pass and is always
+/// used.
+const SAMPLE_MIN_D: usize = 12;
+/// `subsampled`: rows per dimension in the sampled Hessian (at least [`SAMPLE_MIN_ROWS`]).
+const SAMPLE_ROWS_PER_D: usize = 64;
+const SAMPLE_MIN_ROWS: usize = 2048;
+/// `subsampled`: the full Hessian's factor is reused while each step cuts the gradient by at
+/// least this factor, if it was taken where the relative gradient was at most
+/// [`REUSE_BELOW`].
+const REUSE_CONTRACTION: f64 = 10.0;
+const REUSE_BELOW: f64 = 1e-2;
 
 impl Estimator for Bt {
     fn name(&self) -> &'static str {
@@ -269,17 +489,45 @@ impl Estimator for Bt {
             ));
         }
         let d = data.d();
-        let x = data.signed_rows();
         let w = data.weights();
-        let zero_rows = x
-            .chunks_exact(d)
-            .filter(|r| r.iter().all(|v| *v == 0.0))
-            .count();
-        if zero_rows == data.n() {
+        // newton reads a copy of the signed rows (its committed bits come from it);
+        // subsampled reads z and y in place.
+        let x = match self.solver {
+            BtSolver::Newton => data.signed_rows(),
+            BtSolver::Subsampled => Vec::new(),
+        };
+        let rows = logistic::Rows {
+            z: data.z(),
+            y: data.y(),
+            w,
+            d,
+        };
+        let zero_rows = match self.solver {
+            BtSolver::Newton => x
+                .chunks_exact(d)
+                .filter(|r| r.iter().all(|v| *v == 0.0))
+                .count(),
+            BtSolver::Subsampled => 0,
+        };
+        let solve = |ridge: f64, zero_rows: usize| match self.solver {
+            BtSolver::Newton => newton(&x, w, d, ridge, self.tol, self.max_iter, zero_rows),
+            BtSolver::Subsampled => subsampled_newton(rows, ridge, self.tol, self.max_iter),
+        };
+        let out = solve(self.ridge, zero_rows);
+        if out.zero_rows == data.n() {
             return Err(FitError::Degenerate("every comparison has z = 0".into()));
         }
         let mut notes = Vec::new();
-        let out = newton(&x, w, d, self.ridge, self.tol, self.max_iter, zero_rows);
+        if let Some((stride, sampled, full)) = out.hessians {
+            notes.push(if sampled > 0 {
+                format!(
+                    "sampled Hessian (1 row in {stride}) in {sampled} of {} steps; full Hessian {full} times",
+                    out.iterations
+                )
+            } else {
+                format!("full Hessian {full} times in {} steps", out.iterations)
+            });
+        }
         let (theta, loss, iterations, status) = if out.converged {
             (out.theta, out.loss, out.iterations, Status::Converged)
         } else if out.separable_proof || self.ridge == 0.0 {
@@ -297,7 +545,7 @@ impl Estimator for Bt {
                 ));
             }
             let lam = self.separation_ridge * data.total_weight();
-            let r = newton(&x, w, d, lam, self.tol, self.max_iter, zero_rows);
+            let r = solve(lam, out.zero_rows);
             notes.push(format!("direction from a ridge fit with λ = {lam:.3e}"));
             (
                 r.theta,
@@ -319,7 +567,10 @@ impl Estimator for Bt {
         })?;
         Ok(Fit {
             estimator: "bt",
-            solver: "newton",
+            solver: match self.solver {
+                BtSolver::Newton => "newton",
+                BtSolver::Subsampled => "subsampled",
+            },
             direction,
             coefficients: Some(theta),
             status,
@@ -350,6 +601,12 @@ pub const KIND: EstimatorKind = EstimatorKind {
             colour: [0, 114, 178],
         },
         SolverKind {
+            name: "subsampled",
+            settings: &["ridge"],
+            guarantee: "as newton (relative gradient norm < 1e-10, separation detected), in a few fused passes: Hessian from a strided row sample far from the optimum, the full one near it",
+            colour: [0, 73, 120],
+        },
+        SolverKind {
             name: "sgd",
             settings: &["seed"],
             guarantee: "heuristic: minibatch Adam on the logistic loss, 20 epochs from w = 0 (no convergence test); reports the achieved log-loss",
@@ -373,6 +630,11 @@ fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError
     }
     Ok(Arc::new(Bt {
         ridge: ridge_at_least(o, 0.0, false)?,
+        solver: if solver == "subsampled" {
+            BtSolver::Subsampled
+        } else {
+            BtSolver::Newton
+        },
         ..Bt::default()
     }))
 }

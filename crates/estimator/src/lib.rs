@@ -23,6 +23,7 @@
 mod bt;
 pub mod external;
 mod hinge;
+pub mod logistic;
 pub mod numeric;
 pub mod panel;
 pub mod par;
@@ -31,7 +32,7 @@ pub mod sgd;
 pub mod sign;
 pub mod spec;
 
-pub use bt::{Bt, bt_gradient};
+pub use bt::{Bt, BtSolver, bt_gradient};
 pub use external::External;
 pub use hinge::Hinge;
 pub use panel::{EmSolution, LatentClass, PerUser};

@@ -354,3 +354,144 @@ fn sgd_trains_bt_and_sign_like_their_careful_solvers() {
         assert_ne!(other.direction, sign_sgd.direction);
     }
 }
+
+fn bt_with(solver: signest_estimator::BtSolver, ridge: f64) -> Bt {
+    Bt {
+        solver,
+        ridge,
+        ..Bt::default()
+    }
+}
+
+/// Heterogeneous data with an anisotropic signal in d dimensions (two types along the first
+/// two axes, logistic noise), optionally with weights drawn from the same stream.
+fn bt_data(n: usize, d: usize, weighted: bool, seed: u64) -> Comparisons {
+    let mut bb = vec![0.0; d];
+    bb[0] = 1.0;
+    bb[1] = 0.5;
+    let mut v = vec![0.0; d];
+    v[1] = 1.0;
+    let dgp = Dgp::new(
+        Population::two_type(bb, v, 1.5).unwrap(),
+        Features::Isotropic { d },
+        Noise::Logistic { scale: 1.0 },
+    )
+    .unwrap();
+    let data = dgp.sample(Design::Pooled { n }, &mut stream(seed, "bt/subsampled", 0));
+    if !weighted {
+        return data;
+    }
+    let w: Vec<f64> = (0..n)
+        .map(|i| 0.25 + ((i * 37) % 11) as f64 / 4.0)
+        .collect();
+    data.with_weights(w).unwrap()
+}
+
+/// `subsampled` solves newton's problem: on small data (no sampling) and on data large
+/// enough that its early steps use a sampled Hessian (d ≥ 12, n ≥ 2·max(2048, 64 d)),
+/// weighted and unweighted, with and without a ridge, its direction is newton's to 1e-6°,
+/// its objective equal to 1e-12 relatively, and its gradient — recomputed by `bt_gradient`,
+/// the newton code's own pass — below 1e-9 of the gradient at 0 (the stopping rule asks
+/// 1e-10 of its own pass; the two passes round differently).
+#[test]
+fn bt_subsampled_reaches_newtons_optimum() {
+    use signest_estimator::BtSolver;
+    for (n, d, weighted, ridge) in [
+        (400, 3, false, 0.0),
+        (3_000, 7, true, 0.0),
+        (20_000, 20, false, 0.0),
+        (20_000, 20, true, 0.0),
+        (12_000, 40, false, 5.0),
+    ] {
+        let data = bt_data(n, d, weighted, n as u64 + d as u64);
+        let a = bt_with(BtSolver::Newton, ridge).fit(&data).unwrap();
+        let b = bt_with(BtSolver::Subsampled, ridge).fit(&data).unwrap();
+        let case = format!("n {n} d {d} weighted {weighted} ridge {ridge}");
+        assert_eq!(b.status, Status::Converged, "{case}: {:?}", b.notes);
+        assert_eq!(b.solver, "subsampled");
+        // The large cases take the sampled path (its note says so), the small ones do not.
+        let sampled = b.notes.iter().any(|m| m.contains("sampled Hessian"));
+        assert_eq!(sampled, d >= 12, "{case}: {:?}", b.notes);
+        // 2·asin(|a − b|/2): exact for tiny angles, where acos of the inner product (the
+        // metric's formula) bottoms out near 1e-6°.
+        let chord: f64 = a
+            .direction
+            .iter()
+            .zip(&b.direction)
+            .map(|(p, q)| (p - q) * (p - q))
+            .sum::<f64>()
+            .sqrt();
+        let angle = (2.0 * (chord / 2.0).asin()).to_degrees();
+        assert!(angle < 1e-6, "{case}: {angle} deg");
+        assert!(
+            (a.objective - b.objective).abs() <= 1e-12 * a.objective,
+            "{case}: {} vs {}",
+            a.objective,
+            b.objective
+        );
+        let x = data.signed_rows();
+        let theta = b.coefficients.clone().unwrap();
+        let g = bt_gradient(&x, data.weights(), d, &theta, ridge);
+        let g0 = bt_gradient(&x, data.weights(), d, &vec![0.0; d], ridge);
+        assert!(
+            dot(&g, &g).sqrt() <= 1e-9 * dot(&g0, &g0).sqrt(),
+            "{case}: gradient {:e}",
+            dot(&g, &g).sqrt()
+        );
+    }
+}
+
+#[test]
+fn bt_subsampled_detects_separable_data_and_all_zero_rows() {
+    use signest_estimator::BtSolver;
+    let dgp = Dgp::new(
+        Population::homogeneous(vec![1.0, -1.0, 0.5]),
+        Features::Isotropic { d: 3 },
+        Noise::None,
+    )
+    .unwrap();
+    let data = dgp.sample(Design::Pooled { n: 300 }, &mut stream(5, "separable", 0));
+    // Two all-zero rows: the separation proof must discount them (their margin is always 0).
+    let mut z = data.z().to_vec();
+    z.extend_from_slice(&[0.0; 6]);
+    let mut y = data.y().to_vec();
+    y.extend_from_slice(&[1.0, -1.0]);
+    let data = Comparisons::new(3, z, y).unwrap();
+    let f = bt_with(BtSolver::Subsampled, 0.0).fit(&data).unwrap();
+    assert_eq!(f.status, Status::Separable, "{:?}", f.notes);
+    assert!(
+        f.notes.iter().any(|n| n.contains("separable")),
+        "{:?}",
+        f.notes
+    );
+    assert_eq!(
+        signest_core::metrics::loss01(&data, &f.direction).correct,
+        300
+    );
+    let zeros = Comparisons::new(2, vec![0.0; 8], vec![1.0, -1.0, 1.0, 1.0]).unwrap();
+    for solver in [BtSolver::Newton, BtSolver::Subsampled] {
+        match bt_with(solver, 0.0).fit(&zeros) {
+            Err(e) => assert!(e.to_string().contains("every comparison has z = 0"), "{e}"),
+            Ok(f) => panic!("{solver:?}: all-zero data fitted: {:?}", f.direction),
+        }
+    }
+}
+
+/// Bit for bit the same fit on 1 and 2 threads, at n where every pass splits into chunks
+/// and the sampled Hessian is used.
+#[test]
+fn bt_subsampled_does_not_depend_on_the_thread_count() {
+    use signest_estimator::BtSolver;
+    let data = bt_data(70_000, 16, true, 11);
+    let fit = |t: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap()
+            .install(|| bt_with(BtSolver::Subsampled, 0.0).fit(&data).unwrap())
+    };
+    let (one, two) = (fit(1), fit(2));
+    assert_eq!(one.coefficients, two.coefficients);
+    assert_eq!(one.objective.to_bits(), two.objective.to_bits());
+    assert_eq!(one.iterations, two.iterations);
+}
