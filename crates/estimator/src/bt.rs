@@ -462,7 +462,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
 }
 
 /// `subsampled`: the Hessian comes from a row sample while the relative gradient exceeds this.
-const SAMPLE_UNTIL: f64 = 1e-3;
+const SAMPLE_UNTIL: f64 = 5e-3;
 /// `subsampled`: below this d the full Hessian costs about as much as the pass and is always
 /// used.
 const SAMPLE_MIN_D: usize = 12;
