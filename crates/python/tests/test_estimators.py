@@ -51,6 +51,7 @@ def cli_fit(tmp_path, Z, y, g, args):
 
 CASES = [
     (signest.BT(), ["--estimator", "bt"]),
+    (signest.BT(solver="subsampled"), ["--estimator", "bt", "--solver", "subsampled"]),
     (signest.Sign(solver="exact"), ["--estimator", "sign", "--solver", "exact"]),
     (signest.Sign(solver="smooth", seed=3), ["--estimator", "sign", "--solver", "smooth", "--seed", "3"]),
     (signest.Hinge(), ["--estimator", "hinge"]),

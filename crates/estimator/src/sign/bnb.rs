@@ -137,6 +137,9 @@ struct Search<'a> {
     prune_tol: f64,
     /// Local problems already solved, by their set of rows (their meeting point is the same).
     local_cache: std::collections::HashMap<Vec<u32>, f64>,
+    /// When the whole fit's time budget ends: a local problem gets what is left of it, not a
+    /// budget of its own.
+    deadline: Instant,
 }
 
 enum Class {
@@ -424,8 +427,13 @@ impl Search<'_> {
         let Ok(sub) = sub else {
             return base;
         };
+        let left = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64();
         let sub_cfg = ExactConfig {
             max_nodes: cfg.max_nodes / 4,
+            time_limit_seconds: left.max(1e-3),
             ..cfg.clone()
         };
         let Ok(fit) = (super::Sign {
@@ -553,6 +561,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         best: (0..d).map(|m| if m == 0 { 1.0 } else { 0.0 }).collect(),
         prune_tol: 1e-9 * data.total_weight().max(1.0),
         local_cache: std::collections::HashMap::new(),
+        deadline: start + std::time::Duration::from_secs_f64(cfg.time_limit_seconds.min(1e9)),
     };
     // Warm start: e_1, and the `bt` direction and mean signed row polished by great-circle
     // sweeps; each counts only if it is free of ties (see `Search::loss_on`).
@@ -607,7 +616,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         nodes += 1;
         if nodes > cfg.max_nodes
             || open_bytes > memory_budget
-            || (nodes.is_multiple_of(256) && start.elapsed().as_secs_f64() > cfg.time_limit_seconds)
+            || (nodes.is_multiple_of(16) && Instant::now() >= s.deadline)
         {
             budget_hit = true;
             heap.push(node);
