@@ -337,15 +337,36 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     } else {
         1
     };
-    let eval = |theta: &[f64], curv: &mut [f64]| -> (f64, Vec<f64>, usize, usize) {
-        let mut e = logistic::loss_grad(rows, theta, Some(curv));
+    // A pass can also pack the Hessian at its point (a stride, or none), so that the next
+    // step need not read the data again for it: `plan` guesses which one the next step will
+    // want. A wrong guess costs a separate Hessian (or a wasted fused one), never accuracy.
+    type Hess = Option<(usize, (Vec<f64>, f64))>;
+    let eval = |theta: &[f64], curv: &mut [f64], fuse: Option<usize>| {
+        let (mut e, h) = logistic::loss_grad_hessian(rows, theta, Some(curv), fuse);
         if ridge > 0.0 {
             e.loss += 0.5 * ridge * dot(theta, theta);
             for (g, t) in e.grad.iter_mut().zip(theta) {
                 *g += ridge * t;
             }
         }
-        (e.loss, e.grad, e.nonpositive, e.zero_rows)
+        let h: Hess = fuse.zip(h);
+        (e.loss, e.grad, e.nonpositive, e.zero_rows, h)
+    };
+    // After a sampled step the gradient typically shrinks fivefold; after a full or chord
+    // step the next one is a chord step when the Hessian was taken close enough.
+    let plan = |rel_now: f64, sampled_step: bool, full_rel: f64| -> Option<usize> {
+        if sampled_step || full_rel > REUSE_BELOW {
+            let next = if sampled_step { rel_now * 0.2 } else { rel_now };
+            if sample_stride > 1 && next > SAMPLE_UNTIL {
+                Some(sample_stride)
+            } else if next > REUSE_BELOW || sampled_step {
+                Some(1)
+            } else {
+                None
+            }
+        } else {
+            None
+        }
     };
     // Near the optimum the predicted decrease falls below the rounding error of the loss sum
     // (positive terms summed in chunks of `par::CHUNK`: about √n·ε·loss; 4√n·ε·loss is
@@ -354,7 +375,13 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     let mut theta = vec![0.0; d];
     let mut curv = vec![0.0; n];
     let mut trial_curv = vec![0.0; n];
-    let (mut loss, mut grad, mut nonpositive, zero_rows) = eval(&theta, &mut curv);
+    let first_fuse = if sample_stride > 1 {
+        Some(sample_stride)
+    } else {
+        Some(1)
+    };
+    let (mut loss, mut grad, mut nonpositive, zero_rows, mut packed) =
+        eval(&theta, &mut curv, first_fuse);
     let g0 = norm(&grad).max(1e-300);
     let mut iterations = 0;
     // The full Hessian's factor and whether the last step earned its reuse.
@@ -364,6 +391,14 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // the gradient by about this much again.
     let mut full_rel = f64::INFINITY;
     let (mut sampled_steps, mut full_hessians) = (0u64, 0u64);
+    // The Hessian at the current point with the given stride: the one the pass packed, else
+    // built from the stored curvature weights.
+    let hessian_at = |packed: &mut Hess, curv: &[f64], stride: usize| -> (Vec<f64>, f64) {
+        match packed.take() {
+            Some((s, h)) if s == stride => h,
+            _ => logistic::hessian(rows, curv, stride),
+        }
+    };
     loop {
         let gn = norm(&grad);
         let out = |theta: Vec<f64>, converged, separable_proof| NewtonOut {
@@ -389,7 +424,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         let rel = gn / g0;
         let sampled = sample_stride > 1 && rel > SAMPLE_UNTIL;
         let ch = if sampled {
-            let (h, ws) = logistic::hessian(rows, &curv, sample_stride);
+            let (h, ws) = hessian_at(&mut packed, &curv, sample_stride);
             let scale = if ws > 0.0 { total_w / ws } else { 1.0 };
             let mut h = DMatrix::from_row_slice(d, d, &h) * scale;
             for j in 0..d {
@@ -400,7 +435,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
             factor(&h)
         } else {
             if !(reuse && full.is_some()) {
-                let (h, _) = logistic::hessian(rows, &curv, 1);
+                let (h, _) = hessian_at(&mut packed, &curv, 1);
                 let mut h = DMatrix::from_row_slice(d, d, &h);
                 for j in 0..d {
                     h[(j, j)] += ridge;
@@ -423,25 +458,27 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
             (grad.iter().map(|g| -g).collect(), -gn * gn)
         };
         let noise = noise_rel * loss.abs();
+        let fuse = plan(rel, sampled, full_rel);
         let mut alpha = 1.0;
         let mut accepted = None;
         for _ in 0..60 {
             let trial: Vec<f64> = theta.iter().zip(&p).map(|(t, s)| t + alpha * s).collect();
-            let (l, g, k, _) = eval(&trial, &mut trial_curv);
+            let (l, g, k, _, h) = eval(&trial, &mut trial_curv, fuse);
             if l <= loss + 1e-4 * alpha * slope || (l <= loss + noise && norm(&g) < gn) {
-                accepted = Some((trial, l, g, k));
+                accepted = Some((trial, l, g, k, h));
                 break;
             }
             alpha *= 0.5;
         }
         match accepted {
-            Some((t, l, g, k)) => {
+            Some((t, l, g, k, h)) => {
                 reuse =
                     alpha == 1.0 && full_rel <= REUSE_BELOW && norm(&g) <= gn / REUSE_CONTRACTION;
                 theta = t;
                 loss = l;
                 grad = g;
                 nonpositive = k;
+                packed = h;
                 std::mem::swap(&mut curv, &mut trial_curv);
             }
             None => {

@@ -50,23 +50,43 @@ pub const PASS_BLOCK: usize = 16;
 /// Loss, gradient and non-positive count at θ; when `curv` is given (length n) it receives
 /// each row's curvature weight `w_i p_i (1 − p_i)`.
 pub fn loss_grad(rows: Rows<'_>, theta: &[f64], curv: Option<&mut [f64]>) -> LossGrad {
+    loss_grad_hessian(rows, theta, curv, None).0
+}
+
+/// [`loss_grad`], and with `hess_stride = Some(s)` also [`hessian`]`(rows, curv, s)` from the
+/// same pass (the same bits: the rows are packed while they are in cache, instead of being
+/// read again).
+pub fn loss_grad_hessian(
+    rows: Rows<'_>,
+    theta: &[f64],
+    curv: Option<&mut [f64]>,
+    hess_stride: Option<usize>,
+) -> (LossGrad, Option<(Vec<f64>, f64)>) {
     let n = rows.n();
     let fma = has_fma();
     let at_zero = theta.iter().all(|t| *t == 0.0);
     debug_assert_eq!(theta.len(), rows.d);
-    let chunk = |c: usize, out: Option<&mut [f64]>| -> (f64, Vec<f64>, usize, usize) {
+    let chunk = |c: usize, out: Option<&mut [f64]>| -> ChunkOut {
         let start = c * CHUNK;
         let end = (start + CHUNK).min(n);
+        let job = Job {
+            rows,
+            theta,
+            start,
+            end,
+            at_zero,
+            hess_stride,
+        };
         #[cfg(target_arch = "x86_64")]
         if fma {
             // SAFETY: the CPU has AVX2 and FMA (checked by `has_fma`).
-            return unsafe { pass_chunk_fma(rows, theta, start, end, out, at_zero) };
+            return unsafe { pass_chunk_fma(job, out) };
         }
         let _ = fma;
-        pass_chunk_generic(rows, theta, start, end, out, at_zero)
+        pass_chunk_generic(job, out)
     };
     let chunks = n.div_ceil(CHUNK);
-    let partials: Vec<(f64, Vec<f64>, usize, usize)> = match curv {
+    let partials: Vec<ChunkOut> = match curv {
         Some(curv) => {
             debug_assert_eq!(curv.len(), n);
             if n >= PAR_MIN_ROWS {
@@ -92,22 +112,50 @@ pub fn loss_grad(rows: Rows<'_>, theta: &[f64], curv: Option<&mut [f64]>) -> Los
             }
         }
     };
+    let mut hessians = Vec::new();
     let mut it = partials.into_iter();
-    let (mut loss, mut grad, mut nonpositive, mut zero_rows) = it.next().expect("n > 0");
-    for (l, g, k, z) in it {
-        loss += l;
-        for (a, b) in grad.iter_mut().zip(g) {
+    let first = it.next().expect("n > 0");
+    let (mut loss, mut grad, mut nonpositive, mut zero_rows) =
+        (first.loss, first.grad, first.nonpositive, first.zero_rows);
+    hessians.extend(first.hessian);
+    for c in it {
+        loss += c.loss;
+        for (a, b) in grad.iter_mut().zip(c.grad) {
             *a += b;
         }
-        nonpositive += k;
-        zero_rows += z;
+        nonpositive += c.nonpositive;
+        zero_rows += c.zero_rows;
+        hessians.extend(c.hessian);
     }
-    LossGrad {
-        loss,
-        grad,
-        nonpositive,
-        zero_rows,
-    }
+    let h = hess_stride.map(|_| reduce_hessians(hessians, rows.d));
+    (
+        LossGrad {
+            loss,
+            grad,
+            nonpositive,
+            zero_rows,
+        },
+        h,
+    )
+}
+
+/// One chunk's share of a pass.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    rows: Rows<'a>,
+    theta: &'a [f64],
+    start: usize,
+    end: usize,
+    at_zero: bool,
+    hess_stride: Option<usize>,
+}
+
+struct ChunkOut {
+    loss: f64,
+    grad: Vec<f64>,
+    nonpositive: usize,
+    zero_rows: usize,
+    hessian: Option<(Vec<f64>, f64)>,
 }
 
 /// AVX2 and FMA present (x86-64), so the `_fma` kernels may run.
@@ -124,42 +172,44 @@ fn has_fma() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn pass_chunk_fma(
-    rows: Rows<'_>,
-    theta: &[f64],
-    start: usize,
-    end: usize,
-    out: Option<&mut [f64]>,
-    at_zero: bool,
-) -> (f64, Vec<f64>, usize, usize) {
-    let mut grad = vec![0.0; rows.d];
-    let z = &rows.z[start * rows.d..end * rows.d];
-    let (y, w) = (&rows.y[start..end], rows.w.map(|w| &w[start..end]));
-    let (l, k, zr) = if at_zero {
-        pass_chunk::<true>(z, y, w, theta, &mut grad, out)
-    } else {
-        pass_chunk::<false>(z, y, w, theta, &mut grad, out)
-    };
-    (l, grad, k, zr)
+unsafe fn pass_chunk_fma(job: Job<'_>, out: Option<&mut [f64]>) -> ChunkOut {
+    run_chunk(job, out)
 }
 
-fn pass_chunk_generic(
-    rows: Rows<'_>,
-    theta: &[f64],
-    start: usize,
-    end: usize,
-    out: Option<&mut [f64]>,
-    at_zero: bool,
-) -> (f64, Vec<f64>, usize, usize) {
-    let mut grad = vec![0.0; rows.d];
-    let z = &rows.z[start * rows.d..end * rows.d];
+fn pass_chunk_generic(job: Job<'_>, out: Option<&mut [f64]>) -> ChunkOut {
+    run_chunk(job, out)
+}
+
+#[inline(always)]
+fn run_chunk(job: Job<'_>, out: Option<&mut [f64]>) -> ChunkOut {
+    let Job {
+        rows,
+        theta,
+        start,
+        end,
+        at_zero,
+        hess_stride,
+    } = job;
+    let d = rows.d;
+    let mut grad = vec![0.0; d];
+    let z = &rows.z[start * d..end * d];
     let (y, w) = (&rows.y[start..end], rows.w.map(|w| &w[start..end]));
-    let (l, k, zr) = if at_zero {
-        pass_chunk::<true>(z, y, w, theta, &mut grad, out)
+    let mut packer = hess_stride.map(|s| {
+        let s = s.max(1);
+        (Packer::new(d), s, start.div_ceil(s) * s - start)
+    });
+    let (loss, nonpositive, zero_rows) = if at_zero {
+        pass_chunk::<true>(z, y, w, theta, &mut grad, out, packer.as_mut())
     } else {
-        pass_chunk::<false>(z, y, w, theta, &mut grad, out)
+        pass_chunk::<false>(z, y, w, theta, &mut grad, out, packer.as_mut())
     };
-    (l, grad, k, zr)
+    ChunkOut {
+        loss,
+        grad,
+        nonpositive,
+        zero_rows,
+        hessian: packer.map(|(p, _, _)| p.finish()),
+    }
 }
 
 /// One chunk of [`loss_grad`] over its own rows (`z`, `y`, `w` start at the chunk's first
@@ -176,6 +226,7 @@ fn pass_chunk<const AT_ZERO: bool>(
     theta: &[f64],
     grad: &mut [f64],
     mut out: Option<&mut [f64]>,
+    mut packer: Option<&mut (Packer, usize, usize)>,
 ) -> (f64, usize, usize) {
     let d = theta.len();
     let (start, end) = (0, y.len());
@@ -247,6 +298,15 @@ fn pass_chunk<const AT_ZERO: bool>(
         }
         if let Some(o) = out.as_deref_mut() {
             o[b0 - start..b1 - start].copy_from_slice(&cv[..k]);
+        }
+        // The sampled rows (chunk offset `next`, then every `stride`-th) of this block, while
+        // they are in cache.
+        if let Some((pk, stride, next)) = packer.as_deref_mut() {
+            while *next < b1 {
+                let r = *next - b0;
+                pk.push(&zb[r * d..(r + 1) * d], cv[r], wv[r]);
+                *next += *stride;
+            }
         }
         m = [0.0; PASS_BLOCK];
         b0 = b1;
@@ -439,50 +499,19 @@ const BLOCK: usize = 32;
 pub fn hessian(rows: Rows<'_>, curv: &[f64], stride: usize) -> (Vec<f64>, f64) {
     let (n, d) = (rows.n(), rows.d);
     let stride = stride.max(1);
-    let dp = d.div_ceil(8) * 8;
     let chunk = |c: usize| -> (Vec<f64>, f64) {
         let start = c * CHUNK;
         let end = (start + CHUNK).min(n);
-        let mut h = vec![0.0; dp * dp];
-        let mut up = vec![0.0; BLOCK * dp];
-        let mut xp = vec![0.0; BLOCK * dp];
-        let mut ws = 0.0;
-        let mut k = 0;
+        let mut pk = Packer::new(d);
         let first = start.div_ceil(stride) * stride;
         for i in (first..end).step_by(stride) {
-            let zi = &rows.z[i * d..(i + 1) * d];
-            let ci = curv[i];
-            ws += rows.w.map_or(1.0, |w| w[i]);
-            // Full groups as fixed-size copies (no memcpy call per group); the padding
-            // columns (j ≥ d) of the last group are never written: they stay 0.
-            let full = d / 8;
-            for g in 0..full {
-                let o = g * BLOCK * 8 + k * 8;
-                let zg: &[f64; 8] = zi[g * 8..g * 8 + 8].try_into().unwrap();
-                let ug: &mut [f64; 8] = (&mut up[o..o + 8]).try_into().unwrap();
-                for q in 0..8 {
-                    ug[q] = ci * zg[q];
-                }
-                let xg: &mut [f64; 8] = (&mut xp[o..o + 8]).try_into().unwrap();
-                *xg = *zg;
-            }
-            let o = full * BLOCK * 8 + k * 8;
-            for (q, v) in zi[full * 8..].iter().enumerate() {
-                up[o + q] = ci * v;
-                xp[o + q] = *v;
-            }
-            k += 1;
-            if k == BLOCK {
-                block_update(&mut h, d, dp, &up, &xp, k);
-                k = 0;
-            }
+            pk.push(
+                &rows.z[i * d..(i + 1) * d],
+                curv[i],
+                rows.w.map_or(1.0, |w| w[i]),
+            );
         }
-        if k > 0 {
-            // The panels' rows beyond k hold the previous block's values; the tiles read only
-            // the first k.
-            block_update(&mut h, d, dp, &up, &xp, k);
-        }
-        (h, ws)
+        pk.finish()
     };
     let chunks = n.div_ceil(CHUNK);
     let partials: Vec<(Vec<f64>, f64)> = if n >= PAR_MIN_ROWS {
@@ -490,6 +519,13 @@ pub fn hessian(rows: Rows<'_>, curv: &[f64], stride: usize) -> (Vec<f64>, f64) {
     } else {
         (0..chunks).map(chunk).collect()
     };
+    reduce_hessians(partials, d)
+}
+
+/// Folds per-chunk padded Hessians (in chunk order) and mirrors the upper triangle the tiles
+/// cover into a dense symmetric d×d matrix.
+fn reduce_hessians(partials: Vec<(Vec<f64>, f64)>, d: usize) -> (Vec<f64>, f64) {
+    let dp = d.div_ceil(8) * 8;
     let mut it = partials.into_iter();
     let (mut hp, mut ws) = it.next().expect("n > 0");
     for (h, w) in it {
@@ -498,7 +534,6 @@ pub fn hessian(rows: Rows<'_>, curv: &[f64], stride: usize) -> (Vec<f64>, f64) {
         }
         ws += w;
     }
-    // The tiles cover the upper triangle (and some entries below it); mirror it.
     let mut h = vec![0.0; d * d];
     for a in 0..d {
         for b in a..d {
@@ -508,6 +543,75 @@ pub fn hessian(rows: Rows<'_>, curv: &[f64], stride: usize) -> (Vec<f64>, f64) {
         }
     }
     (h, ws)
+}
+
+/// One chunk's Hessian accumulator: rows are pushed in order, packed into the two panels,
+/// and every [`BLOCK`] rows (and at the end) the register tiles add them into the padded h.
+/// [`hessian`] and the fused pass ([`loss_grad_hessian`]) share it, so both give the same
+/// bits.
+struct Packer {
+    d: usize,
+    dp: usize,
+    h: Vec<f64>,
+    up: Vec<f64>,
+    xp: Vec<f64>,
+    ws: f64,
+    k: usize,
+}
+
+impl Packer {
+    fn new(d: usize) -> Self {
+        let dp = d.div_ceil(8) * 8;
+        Packer {
+            d,
+            dp,
+            h: vec![0.0; dp * dp],
+            up: vec![0.0; BLOCK * dp],
+            xp: vec![0.0; BLOCK * dp],
+            ws: 0.0,
+            k: 0,
+        }
+    }
+
+    /// Adds `c·z z'` (weight `w` to the sample's total).
+    #[inline(always)]
+    fn push(&mut self, zi: &[f64], ci: f64, wi: f64) {
+        let (d, k) = (self.d, self.k);
+        self.ws += wi;
+        // Full groups as fixed-size copies (no memcpy call per group); the padding columns
+        // (j ≥ d) of the last group are never written: they stay 0.
+        let full = d / 8;
+        for g in 0..full {
+            let o = g * BLOCK * 8 + k * 8;
+            let zg: &[f64; 8] = zi[g * 8..g * 8 + 8].try_into().unwrap();
+            let ug: &mut [f64; 8] = (&mut self.up[o..o + 8]).try_into().unwrap();
+            for q in 0..8 {
+                ug[q] = ci * zg[q];
+            }
+            let xg: &mut [f64; 8] = (&mut self.xp[o..o + 8]).try_into().unwrap();
+            *xg = *zg;
+        }
+        let o = full * BLOCK * 8 + k * 8;
+        for (q, v) in zi[full * 8..].iter().enumerate() {
+            self.up[o + q] = ci * v;
+            self.xp[o + q] = *v;
+        }
+        self.k += 1;
+        if self.k == BLOCK {
+            block_update(&mut self.h, d, self.dp, &self.up, &self.xp, BLOCK);
+            self.k = 0;
+        }
+    }
+
+    /// The padded h and the sample's weight.
+    fn finish(mut self) -> (Vec<f64>, f64) {
+        if self.k > 0 {
+            // The panels' rows beyond k hold the previous block's values; the tiles read only
+            // the first k.
+            block_update(&mut self.h, self.d, self.dp, &self.up, &self.xp, self.k);
+        }
+        (self.h, self.ws)
+    }
 }
 
 /// `h += Σ_r u_r x_r'` over the first `rows` rows of the packed panels (both in groups of 8
@@ -854,24 +958,55 @@ mod tests {
         }
     }
 
-    /// The pass's two builds (AVX2+FMA and portable) give the same bits.
+    /// The pass's two builds (AVX2+FMA and portable) give the same bits, with and without a
+    /// fused Hessian.
     #[test]
     fn both_builds_of_the_pass_give_the_same_bits() {
         let (n, d) = (200, 13);
         let (z, y, w) = rows_of(n, d);
         let r = rows(&z, &y, &w, d);
         let theta: Vec<f64> = (0..d).map(|j| 0.2 - 0.05 * j as f64).collect();
-        let mut c0 = vec![0.0; n];
-        let a = pass_chunk_generic(r, &theta, 0, n, Some(&mut c0), false);
-        #[cfg(target_arch = "x86_64")]
-        if has_fma() {
-            let mut c1 = vec![0.0; n];
-            // SAFETY: AVX2 and FMA are present.
-            let b = unsafe { pass_chunk_fma(r, &theta, 0, n, Some(&mut c1), false) };
-            assert_eq!(a.0.to_bits(), b.0.to_bits());
-            assert_eq!(a.1, b.1);
-            assert_eq!((a.2, a.3), (b.2, b.3));
-            assert_eq!(c0, c1);
+        for hess_stride in [None, Some(3)] {
+            let job = Job {
+                rows: r,
+                theta: &theta,
+                start: 0,
+                end: n,
+                at_zero: false,
+                hess_stride,
+            };
+            let mut c0 = vec![0.0; n];
+            let a = pass_chunk_generic(job, Some(&mut c0));
+            #[cfg(target_arch = "x86_64")]
+            if has_fma() {
+                let mut c1 = vec![0.0; n];
+                // SAFETY: AVX2 and FMA are present.
+                let b = unsafe { pass_chunk_fma(job, Some(&mut c1)) };
+                assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+                assert_eq!(a.grad, b.grad);
+                assert_eq!((a.nonpositive, a.zero_rows), (b.nonpositive, b.zero_rows));
+                assert_eq!(a.hessian, b.hessian);
+                assert_eq!(c0, c1);
+            }
+        }
+    }
+
+    /// The Hessian packed during the pass is the one [`hessian`] builds from the stored
+    /// curvature weights, bit for bit, across chunk boundaries and for strides that do not
+    /// divide the chunk length.
+    #[test]
+    fn the_fused_hessian_is_the_separate_one() {
+        let (n, d) = (40_000, 13);
+        let (z, y, w) = rows_of(n, d);
+        let r = rows(&z, &y, &w, d);
+        let theta: Vec<f64> = (0..d).map(|j| 0.1 - 0.02 * j as f64).collect();
+        for stride in [1, 7, 5000] {
+            let mut curv = vec![0.0; n];
+            let (e, fused) = loss_grad_hessian(r, &theta, Some(&mut curv), Some(stride));
+            let plain = loss_grad(r, &theta, None);
+            assert_eq!(e.loss.to_bits(), plain.loss.to_bits());
+            assert_eq!(e.grad, plain.grad);
+            assert_eq!(fused.unwrap(), hessian(r, &curv, stride), "stride {stride}");
         }
     }
 }
