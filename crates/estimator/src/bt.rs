@@ -317,15 +317,17 @@ fn factor(h: &DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
 /// [`newton`]'s contract (same stopping rule, separation proof and iteration cap), at a cost
 /// of a few passes over the data:
 ///
-/// - every trial point costs one fused pass ([`logistic::loss_grad`]: loss, gradient, the
-///   count of non-positive margins and the rows' curvature weights, one exponential per row);
-/// - the Hessian is built only for a step actually taken, from the stored weights
-///   ([`logistic::hessian`]); while the relative gradient exceeds [`SAMPLE_UNTIL`] and d ≥
-///   [`SAMPLE_MIN_D`], from every s-th row only (about [`SAMPLE_ROWS_PER_D`]·d rows, scaled
-///   by the weight ratio): far from the optimum a rough Hessian gives nearly the same step;
+/// - every trial point costs one fused pass ([`logistic::loss_grad_hessian`]: loss, gradient,
+///   the count of non-positive margins, one polynomial exponential and log1p per row), which
+///   also packs the Hessian at that point that the next step is guessed to want, while its
+///   rows are in cache (a wrong guess costs one more pass, never accuracy);
+/// - while the relative gradient exceeds [`SAMPLE_UNTIL`] and d ≥ [`SAMPLE_MIN_D`], that
+///   Hessian comes from 1 row in s (about [`SAMPLE_ROWS_PER_D`]·d rows, scaled by the weight
+///   ratio): far from the optimum a rough Hessian gives nearly the same step;
 /// - near the optimum the full Hessian, whose factor is reused for the next step while the
 ///   last step cut the gradient at least [`REUSE_CONTRACTION`]-fold (a chord step, which
-///   costs one pass instead of a Hessian).
+///   costs one pass instead of a Hessian);
+/// - no n-sized buffer: nothing but the data is read, nothing of size n written.
 ///
 /// Every direction is a descent direction (a positive definite matrix, else −∇), so the
 /// Armijo search converges as in [`newton`]; the stopping test is on the full gradient.
@@ -341,8 +343,8 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // step need not read the data again for it: `plan` guesses which one the next step will
     // want. A wrong guess costs a separate Hessian (or a wasted fused one), never accuracy.
     type Hess = Option<(usize, (Vec<f64>, f64))>;
-    let eval = |theta: &[f64], curv: &mut [f64], fuse: Option<usize>| {
-        let (mut e, h) = logistic::loss_grad_hessian(rows, theta, Some(curv), fuse);
+    let eval = |theta: &[f64], fuse: Option<usize>| {
+        let (mut e, h) = logistic::loss_grad_hessian(rows, theta, None, fuse);
         if ridge > 0.0 {
             e.loss += 0.5 * ridge * dot(theta, theta);
             for (g, t) in e.grad.iter_mut().zip(theta) {
@@ -373,15 +375,12 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // allowed): a step that keeps the loss within it and lowers the gradient norm is taken.
     let noise_rel = 4.0 * (n as f64).sqrt().max(8.0) * f64::EPSILON;
     let mut theta = vec![0.0; d];
-    let mut curv = vec![0.0; n];
-    let mut trial_curv = vec![0.0; n];
     let first_fuse = if sample_stride > 1 {
         Some(sample_stride)
     } else {
         Some(1)
     };
-    let (mut loss, mut grad, mut nonpositive, zero_rows, mut packed) =
-        eval(&theta, &mut curv, first_fuse);
+    let (mut loss, mut grad, mut nonpositive, zero_rows, mut packed) = eval(&theta, first_fuse);
     let g0 = norm(&grad).max(1e-300);
     let mut iterations = 0;
     // The full Hessian's factor and whether the last step earned its reuse.
@@ -391,12 +390,13 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // the gradient by about this much again.
     let mut full_rel = f64::INFINITY;
     let (mut sampled_steps, mut full_hessians) = (0u64, 0u64);
-    // The Hessian at the current point with the given stride: the one the pass packed, else
-    // built from the stored curvature weights.
-    let hessian_at = |packed: &mut Hess, curv: &[f64], stride: usize| -> (Vec<f64>, f64) {
+    // The Hessian at the current point with the given stride: the one its pass packed, else
+    // (a wrong guess) from one more pass there. No n-sized buffer is kept: on this kind of
+    // machine fresh memory costs more to touch than a pass costs to recompute it.
+    let hessian_at = |packed: &mut Hess, theta: &[f64], stride: usize| -> (Vec<f64>, f64) {
         match packed.take() {
             Some((s, h)) if s == stride => h,
-            _ => logistic::hessian(rows, curv, stride),
+            _ => eval(theta, Some(stride)).4.expect("asked for").1,
         }
     };
     loop {
@@ -424,7 +424,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         let rel = gn / g0;
         let sampled = sample_stride > 1 && rel > SAMPLE_UNTIL;
         let ch = if sampled {
-            let (h, ws) = hessian_at(&mut packed, &curv, sample_stride);
+            let (h, ws) = hessian_at(&mut packed, &theta, sample_stride);
             let scale = if ws > 0.0 { total_w / ws } else { 1.0 };
             let mut h = DMatrix::from_row_slice(d, d, &h) * scale;
             for j in 0..d {
@@ -435,7 +435,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
             factor(&h)
         } else {
             if !(reuse && full.is_some()) {
-                let (h, _) = hessian_at(&mut packed, &curv, 1);
+                let (h, _) = hessian_at(&mut packed, &theta, 1);
                 let mut h = DMatrix::from_row_slice(d, d, &h);
                 for j in 0..d {
                     h[(j, j)] += ridge;
@@ -463,7 +463,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         let mut accepted = None;
         for _ in 0..60 {
             let trial: Vec<f64> = theta.iter().zip(&p).map(|(t, s)| t + alpha * s).collect();
-            let (l, g, k, _, h) = eval(&trial, &mut trial_curv, fuse);
+            let (l, g, k, _, h) = eval(&trial, fuse);
             if l <= loss + 1e-4 * alpha * slope || (l <= loss + noise && norm(&g) < gn) {
                 accepted = Some((trial, l, g, k, h));
                 break;
@@ -479,7 +479,6 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
                 grad = g;
                 nonpositive = k;
                 packed = h;
-                std::mem::swap(&mut curv, &mut trial_curv);
             }
             None => {
                 let gn = norm(&grad);
