@@ -147,21 +147,42 @@ pub(crate) fn newton_direction(hess: &[f64], grad: &[f64], d: usize) -> Vec<f64>
         }
     }
     let g = DVector::from_column_slice(grad);
-    let scale = (0..d)
+    let solve = |ch: &Cholesky<f64, Dyn>| ch.solve(&(-&g));
+    match shifted_cholesky(&h, |ch| solve(ch).iter().all(|v| v.is_finite())) {
+        Some(ch) => solve(&ch).as_slice().to_vec(),
+        None => {
+            let scale = max_diagonal(&h);
+            grad.iter().map(|v| -v / scale).collect()
+        }
+    }
+}
+
+/// The largest |H_jj| (at least 1e-300).
+fn max_diagonal(h: &DMatrix<f64>) -> f64 {
+    (0..h.nrows())
         .map(|j| h[(j, j)].abs())
         .fold(0.0, f64::max)
-        .max(1e-300);
+        .max(1e-300)
+}
+
+/// A Cholesky factor of `H + shift·I` for the smallest shift in {0, 1e-12·s, 1e-10·s, …}
+/// (s = the largest |H_jj|, 20 tries) that factors and passes `accept`.
+fn shifted_cholesky(
+    h: &DMatrix<f64>,
+    accept: impl Fn(&Cholesky<f64, Dyn>) -> bool,
+) -> Option<Cholesky<f64, Dyn>> {
+    let d = h.nrows();
+    let scale = max_diagonal(h);
     let mut shift = 0.0;
     for _ in 0..20 {
         let mut hs = h.clone();
         for j in 0..d {
             hs[(j, j)] += shift;
         }
-        if let Some(ch) = hs.cholesky() {
-            let p = ch.solve(&(-&g));
-            if p.iter().all(|v| v.is_finite()) {
-                return p.as_slice().to_vec();
-            }
+        if let Some(ch) = hs.cholesky()
+            && accept(&ch)
+        {
+            return Some(ch);
         }
         shift = if shift == 0.0 {
             1e-12 * scale
@@ -169,7 +190,7 @@ pub(crate) fn newton_direction(hess: &[f64], grad: &[f64], d: usize) -> Vec<f64>
             shift * 100.0
         };
     }
-    grad.iter().map(|v| -v / scale).collect()
+    None
 }
 
 struct NewtonOut {
@@ -286,32 +307,10 @@ fn newton(
     }
 }
 
-/// A Cholesky factor of `H + shift·I` with the smallest shift in {0, 1e-12·s, 1e-10·s, …}
-/// (s = the largest |H_jj|) that factors, or `None` when none of 20 does.
+/// A Cholesky factor of `H` (shifted as little as [`shifted_cholesky`] allows) with a
+/// finite L, or `None`.
 fn factor(h: &DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
-    let d = h.nrows();
-    let scale = (0..d)
-        .map(|j| h[(j, j)].abs())
-        .fold(0.0, f64::max)
-        .max(1e-300);
-    let mut shift = 0.0;
-    for _ in 0..20 {
-        let mut hs = h.clone();
-        for j in 0..d {
-            hs[(j, j)] += shift;
-        }
-        if let Some(ch) = hs.cholesky()
-            && ch.l_dirty().iter().all(|v| v.is_finite())
-        {
-            return Some(ch);
-        }
-        shift = if shift == 0.0 {
-            1e-12 * scale
-        } else {
-            shift * 100.0
-        };
-    }
-    None
+    shifted_cholesky(h, |ch| ch.l_dirty().iter().all(|v| v.is_finite()))
 }
 
 /// [`newton`]'s contract (same stopping rule, separation proof and iteration cap), at a cost

@@ -319,29 +319,21 @@ fn pass_chunk<const AT_ZERO: bool>(
 #[inline(always)]
 fn dot_fma(a: &[f64], b: &[f64]) -> f64 {
     if a.len() < 16 {
-        let mut acc = [0.0f64; 4];
-        let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-        let (ra, rb) = (ca.remainder(), cb.remainder());
-        for (x, y) in ca.zip(cb) {
-            let x: &[f64; 4] = x.try_into().unwrap();
-            let y: &[f64; 4] = y.try_into().unwrap();
-            for k in 0..4 {
-                acc[k] = x[k].mul_add(y[k], acc[k]);
-            }
-        }
-        let mut tail = 0.0;
-        for (x, y) in ra.iter().zip(rb) {
-            tail = x.mul_add(*y, tail);
-        }
-        return ((acc[0] + acc[2]) + (acc[1] + acc[3])) + tail;
+        dot_fma_lanes::<4>(a, b)
+    } else {
+        dot_fma_lanes::<8>(a, b)
     }
-    let mut acc = [0.0f64; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+}
+
+#[inline(always)]
+fn dot_fma_lanes<const L: usize>(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        let x: &[f64; 8] = x.try_into().unwrap();
-        let y: &[f64; 8] = y.try_into().unwrap();
-        for k in 0..8 {
+        let x: &[f64; L] = x.try_into().unwrap();
+        let y: &[f64; L] = y.try_into().unwrap();
+        for k in 0..L {
             acc[k] = x[k].mul_add(y[k], acc[k]);
         }
     }
@@ -349,7 +341,15 @@ fn dot_fma(a: &[f64], b: &[f64]) -> f64 {
     for (x, y) in ra.iter().zip(rb) {
         tail = x.mul_add(*y, tail);
     }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+    // Lane k + w/2 into lane k, halving w until one lane is left.
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for k in 0..w {
+            acc[k] += acc[k + w];
+        }
+    }
+    acc[0] + tail
 }
 
 /// `(log(1 + e^−m), 1/(1 + e^m))`: the logistic loss of margin m and the probability of the

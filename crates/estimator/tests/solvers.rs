@@ -52,16 +52,20 @@ proptest! {
     }
 }
 
-#[test]
-fn bt_detects_separable_data_and_returns_a_finite_direction() {
-    // Noiseless labels: every row is classified correctly by beta itself.
+/// 300 rows with noiseless labels: every row is classified correctly by beta itself.
+fn separable_data() -> Comparisons {
     let dgp = Dgp::new(
         Population::homogeneous(vec![1.0, -1.0, 0.5]),
         Features::Isotropic { d: 3 },
         Noise::None,
     )
     .unwrap();
-    let data = dgp.sample(Design::Pooled { n: 300 }, &mut stream(5, "separable", 0));
+    dgp.sample(Design::Pooled { n: 300 }, &mut stream(5, "separable", 0))
+}
+
+#[test]
+fn bt_detects_separable_data_and_returns_a_finite_direction() {
+    let data = separable_data();
     let f = Bt::default().fit(&data).unwrap();
     assert_eq!(f.status, Status::Separable, "{:?}", f.notes);
     assert!(f.direction.iter().all(|v| v.is_finite()));
@@ -444,13 +448,7 @@ fn bt_subsampled_reaches_newtons_optimum() {
 #[test]
 fn bt_subsampled_detects_separable_data_and_all_zero_rows() {
     use signest_estimator::BtSolver;
-    let dgp = Dgp::new(
-        Population::homogeneous(vec![1.0, -1.0, 0.5]),
-        Features::Isotropic { d: 3 },
-        Noise::None,
-    )
-    .unwrap();
-    let data = dgp.sample(Design::Pooled { n: 300 }, &mut stream(5, "separable", 0));
+    let data = separable_data();
     // Two all-zero rows: the separation proof must discount them (their margin is always 0).
     let mut z = data.z().to_vec();
     z.extend_from_slice(&[0.0; 6]);
