@@ -38,6 +38,10 @@ pub struct SeriesCell {
 }
 
 impl SeriesCell {
+    /// Whether the cell has rows of this estimator (a study may list one that never ran).
+    pub fn has(&self, est: &str) -> bool {
+        self.errors.contains_key(est)
+    }
     pub fn mean(&self, est: &str) -> f64 {
         let e = &self.errors[est];
         e.iter().sum::<f64>() / e.len() as f64

@@ -546,8 +546,10 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
             let c = &s.cells[s.cells.len() - 1];
             let scope = format!("{pop}; {}; n={}", s.label(), c.n);
             let tag = |w: &str| format!("{}/{}/c6/{w}", exp.name, s.group);
-            for e in &signs {
-                for b in &bts {
+            // An estimator the study lists but whose rows are missing has nothing to compare.
+            let present = |l: &&String| c.has(l);
+            for e in signs.iter().filter(present) {
+                for b in bts.iter().filter(present) {
                     let red =
                         stats::bootstrap(&[c], &boot, &tag(&format!("{e}/{b}/reduction")), |idx| {
                             1.0 - c.resampled_mean(e, &idx[0]) / c.resampled_mean(b, &idx[0])
@@ -632,7 +634,7 @@ pub fn verdicts(exp: &Study, rows: &[Row], targets: &[TargetRow]) -> Vec<Verdict
                         ),
                     );
                 }
-                for p in ems.iter().chain(&pus) {
+                for p in ems.iter().chain(&pus).filter(present) {
                     let diff =
                         stats::bootstrap(&[c], &boot, &tag(&format!("{e}/{p}/diff")), |idx| {
                             c.resampled_mean(e, &idx[0]) - c.resampled_mean(p, &idx[0])

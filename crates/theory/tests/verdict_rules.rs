@@ -433,6 +433,40 @@ fn c6_sigma_angle_row_needs_finite_angles_and_reads_them() {
     );
 }
 
+/// A study that lists em, whose rows are missing (a run without it, or rows filtered by
+/// hand): the verdicts still come, without the sign-vs-em rows, and the other C6 rows are as
+/// with em present. Checked to fail: the `present` filter removed (a panic indexing the
+/// missing label, which this test found first).
+#[test]
+fn c6_skips_an_estimator_with_no_rows() {
+    let s = study(PERSONAS);
+    let Panel { rows, .. } = panel_rows();
+    let without: Vec<Row> = rows
+        .iter()
+        .filter(|r| r.estimator != "em")
+        .cloned()
+        .collect();
+    let full = verdicts(&s, &rows, &[]);
+    let v = verdicts(&s, &without, &[]);
+    let c6 = |v: &[Verdict]| -> Vec<(String, String, bool)> {
+        v.iter()
+            .filter(|x| x.claim == "C6")
+            .map(|x| (x.estimator.clone(), x.statistic.clone(), x.pass))
+            .collect()
+    };
+    assert!(c6(&full).iter().any(|(s, _, _)| s == "sign_smooth vs em"));
+    assert!(
+        !c6(&v).iter().any(|(s, _, _)| s.contains("em")),
+        "{:?}",
+        c6(&v)
+    );
+    let kept: Vec<_> = c6(&full)
+        .into_iter()
+        .filter(|(s, _, _)| !s.ends_with("vs em"))
+        .collect();
+    assert_eq!(c6(&v), kept);
+}
+
 /// C6 belongs to persona and twin panels only: the same rows under a two_type population give
 /// no C6 row. Checked to fail: the population test removed.
 #[test]
