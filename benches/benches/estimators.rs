@@ -5,7 +5,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use signest_benches::bench_data;
-use signest_estimator::logistic::{Rows, hessian, loss_grad};
+use signest_estimator::logistic::{Rows, loss_grad_hessian};
 use signest_estimator::{Bt, BtSolver, Estimator, Sign, bt_gradient};
 use std::hint::black_box;
 use std::time::Duration;
@@ -84,19 +84,18 @@ fn kernels(c: &mut Criterion) {
     g.bench_function("bt_gradient_n1e6_d10", |b| {
         b.iter(|| black_box(bt_gradient(&x, None, 10, &theta, 0.0)))
     });
-    // subsampled's fused pass (loss, gradient, curvature weights) and its full Hessian.
+    // subsampled's fused pass (loss, gradient, counts), alone and packing the full Hessian.
     let rows = Rows {
         z: data.z(),
         y: data.y(),
         w: None,
         d: 10,
     };
-    let mut curv = vec![0.0; data.n()];
     g.bench_function("bt_subsampled_pass_n1e6_d10", |b| {
-        b.iter(|| black_box(loss_grad(rows, &theta, Some(&mut curv)).loss))
+        b.iter(|| black_box(loss_grad_hessian(rows, &theta, None).0.loss))
     });
-    g.bench_function("bt_subsampled_hessian_n1e6_d10", |b| {
-        b.iter(|| black_box(hessian(rows, &curv, 1).1))
+    g.bench_function("bt_subsampled_pass_hessian_n1e6_d10", |b| {
+        b.iter(|| black_box(loss_grad_hessian(rows, &theta, Some(1)).1))
     });
     g.bench_function("loss01_n1e6_d10", |b| {
         b.iter(|| black_box(signest_core::metrics::loss01(&data, &theta)))

@@ -1,25 +1,14 @@
-//! The `subsampled` solver's kernels alone, timed (medians of REPS):
-//! `RAYON_NUM_THREADS=1 cargo run --release -p signest-benches --example bt_kernels -- N D REPS`.
-//! Prints ns per row and GB/s of features read for the fused pass and the full Hessian.
-use signest_benches::bench_data;
-use signest_estimator::logistic::{Rows, hessian, loss_grad};
+//! The `subsampled` solver's kernels alone, timed (medians of REPS, the caches evicted before
+//! each pass): `RAYON_NUM_THREADS=1 cargo run --release -p signest-benches --example bt_kernels -- N D REPS`.
+//! Prints ns per row and GB/s of features read for a plain read of z, the fused pass, and the
+//! pass that also packs the full or the sampled Hessian.
+use signest_benches::{bench_data, median, usize_args};
+use signest_estimator::logistic::{Rows, loss_grad_hessian};
 use std::time::Instant;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
-    let a: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|s| s.parse().expect("N D REPS"))
-        .collect();
-    let (n, d, reps) = (
-        a.first().copied().unwrap_or(1_000_000),
-        a.get(1).copied().unwrap_or(10),
-        a.get(2).copied().unwrap_or(7),
-    );
+    let a = usize_args(&[1_000_000, 10, 7], "N D REPS");
+    let (n, d, reps) = (a[0], a[1], a[2]);
     let data = bench_data(n, d);
     let rows = Rows {
         z: data.z(),
@@ -28,52 +17,48 @@ fn main() {
         d,
     };
     let theta: Vec<f64> = (0..d).map(|j| 0.5 / (j as f64 + 1.0)).collect();
-    let mut curv = vec![0.0; n];
-    let mut tr = Vec::new();
-    let mut tp = Vec::new();
-    let mut th = Vec::new();
-    let mut ts = Vec::new();
-    // Evict the data from the caches before each pass, as in a real fit where other work
+    let sampled = (n / (64 * d).max(2048)).max(1);
+    let mut times = vec![Vec::new(); 4];
+    // Evict the data from the caches before each timing, as in a real fit where other work
     // (parsing, other estimators) ran in between: the pass then reads from memory.
     let mut evict = vec![0u8; 96 << 20];
-    for rep in 0..reps {
+    let mut round = 0usize;
+    let mut timed = |t: &mut Vec<f64>, f: &mut dyn FnMut() -> f64| {
+        round += 1;
         for (k, b) in evict.iter_mut().enumerate().step_by(64) {
-            *b = b.wrapping_add((k + rep) as u8);
+            *b = b.wrapping_add((k + round) as u8);
         }
         std::hint::black_box(&evict);
-        let t = Instant::now();
-        let mut acc = [0.0f64; 8];
-        for c in data.z().chunks_exact(8) {
-            for k in 0..8 {
-                acc[k] += c[k];
-            }
-        }
-        tr.push(t.elapsed().as_secs_f64());
-        std::hint::black_box(acc);
-        for (k, b) in evict.iter_mut().enumerate().step_by(64) {
-            *b = b.wrapping_add((k + rep + 1) as u8);
-        }
-        std::hint::black_box(&evict);
-        let t = Instant::now();
-        let g = loss_grad(rows, &theta, Some(&mut curv));
-        tp.push(t.elapsed().as_secs_f64());
-        std::hint::black_box(g.loss);
-        let t = Instant::now();
-        let h = hessian(rows, &curv, 1);
-        th.push(t.elapsed().as_secs_f64());
-        std::hint::black_box(h.0[0]);
-        let t = Instant::now();
-        let h = hessian(rows, &curv, (n / (64 * d).max(2048)).max(1));
-        ts.push(t.elapsed().as_secs_f64());
-        std::hint::black_box(h.0[0]);
+        let start = Instant::now();
+        std::hint::black_box(f());
+        t.push(start.elapsed().as_secs_f64());
+    };
+    for _ in 0..reps {
+        let [tr, tp, th, ts] = &mut times[..] else {
+            unreachable!()
+        };
+        timed(tr, &mut || {
+            data.z()
+                .chunks_exact(8)
+                .map(|c| c.iter().sum::<f64>())
+                .sum()
+        });
+        timed(tp, &mut || loss_grad_hessian(rows, &theta, None).0.loss);
+        timed(th, &mut || {
+            loss_grad_hessian(rows, &theta, Some(1)).1.unwrap().1
+        });
+        timed(ts, &mut || {
+            loss_grad_hessian(rows, &theta, Some(sampled)).1.unwrap().1
+        });
     }
     let bytes = (n * d * 8) as f64;
-    for (name, t) in [
-        ("read (sum of z)", tr),
-        ("pass", tp),
-        ("hessian", th),
-        ("sampled hessian", ts),
-    ] {
+    let names = [
+        "read (sum of z)",
+        "pass",
+        "pass + hessian",
+        "pass + sampled",
+    ];
+    for (name, t) in names.iter().zip(times) {
         let lo = t.iter().copied().fold(f64::INFINITY, f64::min);
         let m = median(t);
         println!(

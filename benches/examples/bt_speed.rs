@@ -2,19 +2,12 @@
 //! `RAYON_NUM_THREADS=1 cargo run --release -p signest-benches --example bt_speed -- N D REPS`.
 //! Prints each solver's median fit time, its iterations and the angle between the two
 //! directions (they solve the same problem to relative gradient 1e-10).
-use signest_benches::bench_data;
+use signest_benches::{bench_data, median, usize_args};
 use signest_estimator::{Bt, BtSolver, Estimator};
 
 fn main() {
-    let a: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|s| s.parse().expect("N D REPS"))
-        .collect();
-    let (n, d, reps) = (
-        a.first().copied().unwrap_or(1_000_000),
-        a.get(1).copied().unwrap_or(10),
-        a.get(2).copied().unwrap_or(5),
-    );
+    let a = usize_args(&[1_000_000, 10, 5], "N D REPS");
+    let (n, d, reps) = (a[0], a[1], a[2]);
     let data = bench_data(n, d);
     let solvers = [BtSolver::Newton, BtSolver::Subsampled];
     let mut times = vec![Vec::new(); solvers.len()];
@@ -32,14 +25,20 @@ fn main() {
             fits.push(f);
         }
     }
-    let angle = signest_core::metrics::angular_error_deg(&fits[0].direction, &fits[1].direction);
-    for (k, f) in fits.iter().enumerate() {
-        let t = &mut times[k];
-        t.sort_by(f64::total_cmp);
+    // 2·asin(|a − b|/2): exact for tiny angles, where acos of the inner product is not.
+    let chord = fits[0]
+        .direction
+        .iter()
+        .zip(&fits[1].direction)
+        .map(|(p, q)| (p - q) * (p - q))
+        .sum::<f64>()
+        .sqrt();
+    let angle = (2.0 * (chord / 2.0).asin()).to_degrees();
+    for (f, t) in fits.iter().zip(times) {
         println!(
             "n {n} d {d}: {:<10} median {:>8.1} ms over {reps}  iterations {}",
             f.solver,
-            t[t.len() / 2] * 1e3,
+            median(t) * 1e3,
             f.iterations
         );
     }

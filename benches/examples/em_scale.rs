@@ -5,14 +5,10 @@
 //! `solve_reference`) REPEATS times with em's defaults but RANDOM_STARTS, and prints the median
 //! seconds of each, their ratio, the penalised log-likelihoods reached and the angle between
 //! the two directions Σ π_k β_k.
+use signest_benches::median;
 use signest_estimator::LatentClass;
 use signest_sweep::{Experiment, sample_unit};
 use std::time::Instant;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn bar(s: &signest_estimator::EmSolution) -> Vec<f64> {
     let mut b = vec![0.0; s.betas[0].len()];

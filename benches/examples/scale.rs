@@ -1,17 +1,11 @@
 //! One-off scale check: `cargo run --release -p signest-benches --example scale -- N D`.
 //! Fits bt and sign (smooth) once and prints wall times and angular errors.
-use signest_benches::bench_data;
+use signest_benches::{bench_data, usize_args};
 use signest_estimator::{Bt, Estimator, Sign};
 
 fn main() {
-    let a: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|s| s.parse().expect("N D"))
-        .collect();
-    let (n, d) = (
-        a.first().copied().unwrap_or(1_000_000),
-        a.get(1).copied().unwrap_or(50),
-    );
+    let a = usize_args(&[1_000_000, 50], "N D");
+    let (n, d) = (a[0], a[1]);
     let t = std::time::Instant::now();
     let data = bench_data(n, d);
     println!(

@@ -26,3 +26,23 @@ pub fn bench_data(n: usize, d: usize) -> Comparisons {
         &mut stream(2026, &format!("bench/n={n}/d={d}"), 0),
     )
 }
+
+/// The example's positional integer arguments, each defaulting to `defaults[k]` when absent
+/// (`usage` is the panic message for one that does not parse).
+pub fn usize_args(defaults: &[usize], usage: &str) -> Vec<usize> {
+    let given: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|s| s.parse().expect(usage))
+        .collect();
+    defaults
+        .iter()
+        .enumerate()
+        .map(|(k, d)| given.get(k).copied().unwrap_or(*d))
+        .collect()
+}
+
+/// The median of a non-empty sample (the upper one for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}

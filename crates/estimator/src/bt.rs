@@ -147,14 +147,16 @@ pub(crate) fn newton_direction(hess: &[f64], grad: &[f64], d: usize) -> Vec<f64>
         }
     }
     let g = DVector::from_column_slice(grad);
-    let solve = |ch: &Cholesky<f64, Dyn>| ch.solve(&(-&g));
-    match shifted_cholesky(&h, |ch| solve(ch).iter().all(|v| v.is_finite())) {
-        Some(ch) => solve(&ch).as_slice().to_vec(),
-        None => {
-            let scale = max_diagonal(&h);
-            grad.iter().map(|v| -v / scale).collect()
-        }
-    }
+    let step = shifted_cholesky(&h, |ch| {
+        let p = ch.solve(&(-&g));
+        p.iter()
+            .all(|v| v.is_finite())
+            .then(|| p.as_slice().to_vec())
+    });
+    step.unwrap_or_else(|| {
+        let scale = max_diagonal(&h);
+        grad.iter().map(|v| -v / scale).collect()
+    })
 }
 
 /// The largest |H_jj| (at least 1e-300).
@@ -165,12 +167,12 @@ fn max_diagonal(h: &DMatrix<f64>) -> f64 {
         .max(1e-300)
 }
 
-/// A Cholesky factor of `H + shift·I` for the smallest shift in {0, 1e-12·s, 1e-10·s, …}
-/// (s = the largest |H_jj|, 20 tries) that factors and passes `accept`.
-fn shifted_cholesky(
+/// `accept` of the Cholesky factor of `H + shift·I` for the smallest shift in {0, 1e-12·s,
+/// 1e-10·s, …} (s = the largest |H_jj|, 20 tries) that factors and is accepted.
+fn shifted_cholesky<T>(
     h: &DMatrix<f64>,
-    accept: impl Fn(&Cholesky<f64, Dyn>) -> bool,
-) -> Option<Cholesky<f64, Dyn>> {
+    accept: impl Fn(Cholesky<f64, Dyn>) -> Option<T>,
+) -> Option<T> {
     let d = h.nrows();
     let scale = max_diagonal(h);
     let mut shift = 0.0;
@@ -179,10 +181,8 @@ fn shifted_cholesky(
         for j in 0..d {
             hs[(j, j)] += shift;
         }
-        if let Some(ch) = hs.cholesky()
-            && accept(&ch)
-        {
-            return Some(ch);
+        if let Some(t) = hs.cholesky().and_then(&accept) {
+            return Some(t);
         }
         shift = if shift == 0.0 {
             1e-12 * scale
@@ -310,7 +310,9 @@ fn newton(
 /// A Cholesky factor of `H` (shifted as little as [`shifted_cholesky`] allows) with a
 /// finite L, or `None`.
 fn factor(h: &DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
-    shifted_cholesky(h, |ch| ch.l_dirty().iter().all(|v| v.is_finite()))
+    shifted_cholesky(h, |ch| {
+        ch.l_dirty().iter().all(|v| v.is_finite()).then_some(ch)
+    })
 }
 
 /// [`newton`]'s contract (same stopping rule, separation proof and iteration cap), at a cost
@@ -343,7 +345,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // want. A wrong guess costs a separate Hessian (or a wasted fused one), never accuracy.
     type Hess = Option<(usize, (Vec<f64>, f64))>;
     let eval = |theta: &[f64], fuse: Option<usize>| {
-        let (mut e, h) = logistic::loss_grad_hessian(rows, theta, None, fuse);
+        let (mut e, h) = logistic::loss_grad_hessian(rows, theta, fuse);
         if ridge > 0.0 {
             e.loss += 0.5 * ridge * dot(theta, theta);
             for (g, t) in e.grad.iter_mut().zip(theta) {
@@ -353,18 +355,18 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         let h: Hess = fuse.zip(h);
         (e.loss, e.grad, e.nonpositive, e.zero_rows, h)
     };
-    // After a sampled step the gradient typically shrinks fivefold; after a full or chord
-    // step the next one is a chord step when the Hessian was taken close enough.
+    // The Hessian the next step will likely build: after a sampled step the gradient
+    // typically shrinks fivefold; after a full one taken too far out to be reused, another
+    // full one; after one that can be reused (a chord step next), none.
     let plan = |rel_now: f64, sampled_step: bool, full_rel: f64| -> Option<usize> {
-        if sampled_step || full_rel > REUSE_BELOW {
-            let next = if sampled_step { rel_now * 0.2 } else { rel_now };
-            if sample_stride > 1 && next > SAMPLE_UNTIL {
-                Some(sample_stride)
-            } else if next > REUSE_BELOW || sampled_step {
-                Some(1)
+        if sampled_step {
+            Some(if rel_now * 0.2 > SAMPLE_UNTIL {
+                sample_stride
             } else {
-                None
-            }
+                1
+            })
+        } else if full_rel > REUSE_BELOW {
+            Some(1)
         } else {
             None
         }
@@ -374,12 +376,9 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // allowed): a step that keeps the loss within it and lowers the gradient norm is taken.
     let noise_rel = 4.0 * (n as f64).sqrt().max(8.0) * f64::EPSILON;
     let mut theta = vec![0.0; d];
-    let first_fuse = if sample_stride > 1 {
-        Some(sample_stride)
-    } else {
-        Some(1)
-    };
-    let (mut loss, mut grad, mut nonpositive, zero_rows, mut packed) = eval(&theta, first_fuse);
+    // At θ = 0 the relative gradient is 1: the first step is sampled whenever d allows.
+    let (mut loss, mut grad, mut nonpositive, zero_rows, mut packed) =
+        eval(&theta, Some(sample_stride));
     let g0 = norm(&grad).max(1e-300);
     let mut iterations = 0;
     // The full Hessian's factor and whether the last step earned its reuse.

@@ -291,13 +291,7 @@ fn anneal_does_not_depend_on_the_thread_count() {
         Design::Pooled { n: 60_000 },
         &mut stream(9, "anneal/threads", 0),
     );
-    let fit = |t: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .unwrap()
-            .install(|| anneal().fit(&data).unwrap())
-    };
+    let fit = |t: usize| on_threads(t, || anneal().fit(&data).unwrap());
     let (one, three) = (fit(1), fit(3));
     assert_eq!(one.direction, three.direction);
     assert_eq!(one.objective, three.objective);
@@ -481,13 +475,7 @@ fn bt_subsampled_detects_separable_data_and_all_zero_rows() {
 fn bt_subsampled_does_not_depend_on_the_thread_count() {
     use signest_estimator::BtSolver;
     let data = bt_data(70_000, 16, true, 11);
-    let fit = |t: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .unwrap()
-            .install(|| bt_with(BtSolver::Subsampled, 0.0).fit(&data).unwrap())
-    };
+    let fit = |t: usize| on_threads(t, || bt_with(BtSolver::Subsampled, 0.0).fit(&data).unwrap());
     let (one, two) = (fit(1), fit(2));
     assert_eq!(one.coefficients, two.coefficients);
     assert_eq!(one.objective.to_bits(), two.objective.to_bits());

@@ -151,3 +151,12 @@ pub fn fibonacci_sphere(m: usize) -> Vec<f64> {
         })
         .collect()
 }
+
+/// `f()` run in a fresh rayon pool of `threads` threads.
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
