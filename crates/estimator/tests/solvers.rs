@@ -191,15 +191,29 @@ fn anneal() -> Sign {
     }
 }
 
+/// `anneal` with [`signest_estimator::AnnealConfig::fast`]: each anneal bar below holds for
+/// both profiles.
+fn anneal_fast() -> Sign {
+    Sign {
+        solver: signest_estimator::SignSolver::Anneal(signest_estimator::AnnealConfig::fast()),
+    }
+}
+
 /// `anneal` against certified branch-and-bound optima at d = 2, 3 on the same instances as
 /// `smooth`'s bar above (two-type heterogeneity): within 1% of the optimum on every instance,
 /// never below it. The bar is `smooth`'s, so a regression of the heuristic fails it.
 #[test]
 fn anneal_is_within_one_percent_of_the_exact_optimum() {
+    for (profile, solver) in [("default", anneal()), ("fast", anneal_fast())] {
+        within_one_percent_of_the_exact_optimum(profile, &solver);
+    }
+}
+
+fn within_one_percent_of_the_exact_optimum(profile: &str, solver: &Sign) {
     let mut excess = Vec::new();
     for (d, n, r, data) in reference_instances() {
         let exact = Sign::exact().fit(&data).unwrap();
-        let a = anneal().fit(&data).unwrap();
+        let a = solver.fit(&data).unwrap();
         assert_eq!(a.status, Status::Heuristic);
         let rel = (a.objective - exact.objective) / exact.objective;
         if rel > 0.01 {
@@ -216,7 +230,7 @@ fn anneal_is_within_one_percent_of_the_exact_optimum() {
     }
     excess.sort_by(f64::total_cmp);
     println!(
-        "anneal vs exact over {} instances: median {:.4}%, max {:.4}%, equal to the optimum in {}",
+        "anneal ({profile}) vs exact over {} instances: median {:.4}%, max {:.4}%, equal to the optimum in {}",
         excess.len(),
         100.0 * excess[excess.len() / 2],
         100.0 * excess[excess.len() - 1],
@@ -255,19 +269,21 @@ fn anneal_is_never_worse_than_the_truth_at_high_dimension() {
                 &mut stream(8, &format!("anneal/d={d}"), r),
             );
             let truth = loss(&data, &u_star);
-            let a = anneal().fit(&data).unwrap();
             let bt = Bt::default().fit(&data).unwrap();
-            assert!(
-                a.objective <= truth,
-                "d={d} rep {r}: anneal {} above the truth's {truth}",
-                a.objective
-            );
-            assert!(a.objective <= loss(&data, &bt.direction));
-            println!(
-                "d={d} n={n} rep {r}: anneal {} truth {truth} bt {}",
-                a.objective,
-                loss(&data, &bt.direction)
-            );
+            for (profile, solver) in [("default", anneal()), ("fast", anneal_fast())] {
+                let a = solver.fit(&data).unwrap();
+                assert!(
+                    a.objective <= truth,
+                    "d={d} rep {r} ({profile}): anneal {} above the truth's {truth}",
+                    a.objective
+                );
+                assert!(a.objective <= loss(&data, &bt.direction));
+                println!(
+                    "d={d} n={n} rep {r} ({profile}): anneal {} truth {truth} bt {}",
+                    a.objective,
+                    loss(&data, &bt.direction)
+                );
+            }
         }
     }
 }
@@ -291,11 +307,13 @@ fn anneal_does_not_depend_on_the_thread_count() {
         Design::Pooled { n: 60_000 },
         &mut stream(9, "anneal/threads", 0),
     );
-    let fit = |t: usize| on_threads(t, || anneal().fit(&data).unwrap());
-    let (one, three) = (fit(1), fit(3));
-    assert_eq!(one.direction, three.direction);
-    assert_eq!(one.objective, three.objective);
-    assert_eq!(one.iterations, three.iterations);
+    for solver in [anneal(), anneal_fast()] {
+        let fit = |t: usize| on_threads(t, || solver.fit(&data).unwrap());
+        let (one, three) = (fit(1), fit(3));
+        assert_eq!(one.direction, three.direction);
+        assert_eq!(one.objective, three.objective);
+        assert_eq!(one.iterations, three.iterations);
+    }
 }
 
 fn sgd(loss: signest_estimator::SgdLoss, seed: u64) -> signest_estimator::Sgd {

@@ -37,7 +37,7 @@ use super::sweep::MIN_ARC;
 use super::{circle_step, subsample};
 use crate::numeric::sigmoid;
 use crate::par::add_into;
-use crate::{Bt, Estimator, Fit, FitError, Status};
+use crate::{Bt, BtSolver, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -45,17 +45,114 @@ use signest_core::Comparisons;
 use signest_core::linalg::{dot, dot_lanes, norm, normalize, normalized};
 use std::f64::consts::FRAC_PI_4;
 
-/// |t| beyond which σ(t) is taken as exactly 0 or 1 (e^−36 ≈ 2e−16, below f64's resolution
-/// of 1).
+/// The default of [`AnnealConfig::cut`]: |t| beyond which σ(t) is taken as exactly 0 or 1
+/// (e^−36 ≈ 2e−16, below f64's resolution of 1).
 const CUT: f64 = 36.0;
 
+/// Rows per block of [`smoothed_rows`]: margins first, then the sigmoids of the rows in the
+/// band, then the sums in row order.
+const BLOCK: usize = 64;
+
 /// S_h and its Euclidean gradient at u over rows `rows` of x (serial).
+///
+/// Row by row this is: t = −x_i'u/h; a row with t > [`CUT`] adds its weight, one with
+/// t < −CUT nothing, any other (NaN included) w_i σ(t) to S_h and −w_i σ(t)(1 − σ(t))/h · x_i
+/// to the gradient. It runs by blocks of [`BLOCK`] rows in three loops — the margins, the
+/// sigmoids of the rows in the band, then the sums — so that the summing loop calls no
+/// function and keeps its accumulator in a register; the sums are still taken in row order,
+/// so the result is the row-by-row one bit for bit (tested against it).
 fn smoothed_rows(
     x: &[f64],
     w: Option<&[f64]>,
     d: usize,
     u: &[f64],
     h: f64,
+    cut: f64,
+    rows: std::ops::Range<usize>,
+) -> (f64, Vec<f64>) {
+    let mut f = 0.0;
+    let mut g = vec![0.0; d];
+    let mut t = [0.0f64; BLOCK];
+    let mut s = [0.0f64; BLOCK];
+    let mut start = rows.start;
+    while start < rows.end {
+        let end = (start + BLOCK).min(rows.end);
+        let m = end - start;
+        let xb = &x[start * d..end * d];
+        for (tk, xi) in t[..m].iter_mut().zip(xb.chunks_exact(d)) {
+            *tk = -dot_lanes(xi, u) / h;
+        }
+        // Far from the boundary σ is 0 or 1 to within e^−CUT and its slope below that: the
+        // row adds its weight or nothing, and no gradient term (which is most rows at small
+        // h, and spares exp its slow subnormal path).
+        for (sk, &tk) in s[..m].iter_mut().zip(&t[..m]) {
+            if !(tk > cut || tk < -cut) {
+                *sk = sigmoid(tk);
+            }
+        }
+        f = sum_block(
+            f,
+            &mut g,
+            xb,
+            w.map(|w| &w[start..end]),
+            &t[..m],
+            &s[..m],
+            h,
+            cut,
+        );
+        start = end;
+    }
+    (f, g)
+}
+
+/// The summing loop of [`smoothed_rows`] over one block: adds each row's term to `f` and
+/// `g` in row order and returns `f`. Apart, and not inlined, so that `f` stays in a register
+/// (a loop that also calls `exp` keeps it on the stack).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn sum_block(
+    mut f: f64,
+    g: &mut [f64],
+    xb: &[f64],
+    w: Option<&[f64]>,
+    t: &[f64],
+    s: &[f64],
+    h: f64,
+    cut: f64,
+) -> f64 {
+    let d = g.len();
+    for (k, (&tk, &sk)) in t.iter().zip(s).enumerate() {
+        let wi = w.map_or(1.0, |w| w[k]);
+        let band = !(tk > cut || tk < -cut);
+        // Adding 0.0 (a row below the band) leaves the sum's bits as they are (it is never
+        // −0.0); selecting instead of branching spares a mispredicted branch on about every
+        // other row.
+        f += if tk > cut {
+            wi
+        } else if band {
+            wi * sk
+        } else {
+            0.0
+        };
+        if band {
+            let c = -wi * sk * (1.0 - sk) / h;
+            for (gj, xj) in g.iter_mut().zip(&xb[k * d..(k + 1) * d]) {
+                *gj += c * xj;
+            }
+        }
+    }
+    f
+}
+
+/// The row-by-row form of [`smoothed_rows`] (the reference its blocks are tested against).
+#[cfg(test)]
+fn smoothed_rows_reference(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    h: f64,
+    cut: f64,
     rows: std::ops::Range<usize>,
 ) -> (f64, Vec<f64>) {
     let mut f = 0.0;
@@ -64,14 +161,11 @@ fn smoothed_rows(
         let xi = &x[i * d..(i + 1) * d];
         let wi = w.map_or(1.0, |w| w[i]);
         let t = -dot_lanes(xi, u) / h;
-        // Far from the boundary σ is 0 or 1 to within e^−CUT and its slope below that: the
-        // row adds its weight or nothing, and no gradient term (which is most rows at small
-        // h, and spares exp its slow subnormal path).
-        if t > CUT {
+        if t > cut {
             f += wi;
             continue;
         }
-        if t < -CUT {
+        if t < -cut {
             continue;
         }
         let s = sigmoid(t);
@@ -90,11 +184,27 @@ const EVAL_CHUNK: usize = 4096;
 
 /// S_h and its Euclidean gradient at u in one pass over the rows: `smooth::smoothed` with the
 /// lane-summed inner product ([`dot_lanes`]) and the [`CUT`] rule.
-fn smoothed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64], h: f64) -> (f64, Vec<f64>) {
+fn smoothed(
+    x: &[f64],
+    w: Option<&[f64]>,
+    d: usize,
+    u: &[f64],
+    h: f64,
+    cut: f64,
+) -> (f64, Vec<f64>) {
     let n = x.len() / d;
     let chunks = n.div_ceil(EVAL_CHUNK);
-    let part =
-        |c: usize| smoothed_rows(x, w, d, u, h, c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n));
+    let part = |c: usize| {
+        smoothed_rows(
+            x,
+            w,
+            d,
+            u,
+            h,
+            cut,
+            c * EVAL_CHUNK..((c + 1) * EVAL_CHUNK).min(n),
+        )
+    };
     let parts: Vec<(f64, Vec<f64>)> = if chunks > 1 {
         (0..chunks).into_par_iter().map(part).collect()
     } else {
@@ -117,6 +227,8 @@ struct Evaluator<'a> {
     w: Option<&'a [f64]>,
     d: usize,
     h: f64,
+    /// [`AnnealConfig::cut`].
+    cut: f64,
     /// |x_i| per row.
     norms: &'a [f64],
     active: Option<Active>,
@@ -139,12 +251,20 @@ fn row_norms(x: &[f64], d: usize) -> Vec<f64> {
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(x: &'a [f64], w: Option<&'a [f64]>, d: usize, h: f64, norms: &'a [f64]) -> Self {
+    fn new(
+        x: &'a [f64],
+        w: Option<&'a [f64]>,
+        d: usize,
+        h: f64,
+        cut: f64,
+        norms: &'a [f64],
+    ) -> Self {
         Evaluator {
             x,
             w,
             d,
             h,
+            cut,
             norms,
             active: None,
             passes: 0.0,
@@ -154,7 +274,7 @@ impl<'a> Evaluator<'a> {
     /// S_h and gradient at u; `radius` is the ball to build a new set for if u is outside
     /// the current one.
     fn eval(&mut self, u: &[f64], radius: f64) -> (f64, Vec<f64>) {
-        let (x, w, d, h) = (self.x, self.w, self.d, self.h);
+        let (x, w, d, h, cut) = (self.x, self.w, self.d, self.h, self.cut);
         let n = x.len() / d;
         let inside = self.active.as_ref().is_some_and(|a| {
             let dist: f64 =
@@ -174,7 +294,7 @@ impl<'a> Evaluator<'a> {
         } else if !inside {
             let margins: Vec<f64> = x.par_chunks(d).map(|r| dot_lanes(r, u)).collect();
             self.passes += 1.0;
-            let band = |i: usize| CUT * h + self.norms[i] * radius;
+            let band = |i: usize| cut * h + self.norms[i] * radius;
             let keep: Vec<usize> = (0..n).filter(|&i| margins[i].abs() <= band(i)).collect();
             let block = (4 * keep.len() <= n).then(|| {
                 let fixed: f64 = (0..n)
@@ -203,12 +323,12 @@ impl<'a> Evaluator<'a> {
         match &self.active.as_ref().expect("built above").block {
             Some((rows, ws, fixed)) => {
                 self.passes += (rows.len() / d) as f64 / n as f64;
-                let (f, g) = smoothed(rows, ws.as_deref(), d, u, h);
+                let (f, g) = smoothed(rows, ws.as_deref(), d, u, h, cut);
                 (f + fixed, g)
             }
             None => {
                 self.passes += 1.0;
-                smoothed(x, w, d, u, h)
+                smoothed(x, w, d, u, h, cut)
             }
         }
     }
@@ -252,6 +372,20 @@ pub struct AnnealConfig {
     pub seed: u64,
     /// Evaluate on active sets (see `Evaluator`); false evaluates every pass on all rows.
     pub active_set: bool,
+    /// The `bt` solver of the bt start (both are exact and reach the same optimum to within
+    /// 1e-6°; `newton`, the default, keeps the committed results' bits, `subsampled` costs a
+    /// few passes instead of a Hessian per trial point).
+    pub start_solver: BtSolver,
+    /// |x'u|/h beyond which a row's σ is taken as exactly 0 or 1, with no gradient term and no
+    /// `exp`: the smoothed loss is changed by at most e^−cut per such row. The default 36
+    /// (e^−36 ≈ 2e−16) changes nothing in f64; a smaller one (e.g. 16, 1e−7) leaves fewer rows
+    /// in the band, so fewer exponentials and earlier active sets.
+    pub cut: f64,
+    /// Every stage but the last ends at an accepted step shorter than `stage_tol` times its
+    /// relative bandwidth over √d (radians: the finer resolution of more coordinates); 0, the
+    /// default, runs each to the last stage's rule (steps below 1e-10, or no relative
+    /// decrease above 1e-12, or `iters_per_stage`).
+    pub stage_tol: f64,
 }
 
 impl Default for AnnealConfig {
@@ -270,6 +404,26 @@ impl Default for AnnealConfig {
             random_starts: 8,
             seed: 0,
             active_set: true,
+            start_solver: BtSolver::Newton,
+            cut: CUT,
+            stage_tol: 0.0,
+        }
+    }
+}
+
+impl AnnealConfig {
+    /// The faster profile of issue 17 (`anneal_tune`, results/bench/anneal_speed.txt): the
+    /// `subsampled` bt start, `cut` 18 (σ's tails below 1.5e−8 dropped), one polish round,
+    /// and stages before the last ending at steps below 0.1·h/√d. It changes the bits of
+    /// every fit, so it is not the default while committed results are made with the
+    /// default; it is meant to become the default together with their regeneration.
+    pub fn fast() -> Self {
+        AnnealConfig {
+            start_solver: BtSolver::Subsampled,
+            cut: 18.0,
+            polish_rounds: 1,
+            stage_tol: 0.1,
+            ..AnnealConfig::default()
         }
     }
 }
@@ -293,10 +447,11 @@ fn lbfgs_stage(
     norms: &[f64],
     u0: &[f64],
     h: f64,
+    min_step: f64,
     cfg: &AnnealConfig,
 ) -> (Vec<f64>, f64, Vec<Vec<f64>>) {
     let mut u = u0.to_vec();
-    let mut ev = Evaluator::new(x, w, d, h, norms);
+    let mut ev = Evaluator::new(x, w, d, h, cfg.cut, norms);
     // The active set's ball: a few times the last step, so that a stage's small late steps
     // reuse one compact block.
     let mut radius = if cfg.active_set {
@@ -388,7 +543,7 @@ fn lbfgs_stage(
                 mem.remove(0);
             }
         }
-        if step < 1e-10 || decrease <= 1e-12 * f.abs().max(1e-300) {
+        if step < min_step.max(1e-10) || decrease <= 1e-12 * f.abs().max(1e-300) {
             break;
         }
     }
@@ -427,11 +582,14 @@ fn window_sweep(
                 let wi = w.map_or(1.0, |w| w[i]);
                 let (a, b) = (dot_lanes(xi, u), dot_lanes(xi, e));
                 let v = a * c - b * s;
-                if v < 0.0 {
-                    l0 += wi;
+                // Branch-free (adding 0.0 leaves the sum's bits as they are).
+                l0 += if v < 0.0 {
+                    wi
                 } else if v == 0.0 {
-                    l0 += 0.5 * wi;
-                }
+                    0.5 * wi
+                } else {
+                    0.0
+                };
                 if b != 0.0 && a.abs() < b.abs() * tw {
                     // Crossing t_i upwards the row turns right when b > 0, wrong when b < 0.
                     ev.push(((-a / b).atan(), if b > 0.0 { -wi } else { wi }));
@@ -532,10 +690,12 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         && cfg.memory >= 1
         && cfg.paths >= 1
         && cfg.subsample >= 1
-        && cfg.polish_window > 0.0)
+        && cfg.polish_window > 0.0
+        && cfg.cut > 0.0
+        && cfg.stage_tol >= 0.0)
     {
         return Err(FitError::Config(
-            "anneal: need 0 < h_end <= h_start, 1 <= stages, full_stages <= stages, memory >= 1, subsample >= 1, polish_window > 0".into(),
+            "anneal: need 0 < h_end <= h_start, 1 <= stages, full_stages <= stages, memory >= 1, subsample >= 1, polish_window > 0, cut > 0, stage_tol >= 0".into(),
         ));
     }
     let d = data.d();
@@ -549,7 +709,11 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
     // Starts: bt and the mean signed row; the better by 0-1 loss is annealed, with any
     // random starts.
     let mut fixed: Vec<Vec<f64>> = Vec::new();
-    match (Bt::default()).fit(data) {
+    let bt = Bt {
+        solver: cfg.start_solver,
+        ..Bt::default()
+    };
+    match bt.fit(data) {
         Ok(f) => fixed.push(f.direction),
         Err(e) => notes.push(format!("bt start unavailable: {e}")),
     }
@@ -620,7 +784,14 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
             };
             let sub_norms = sub.as_ref().map(|(xs, _)| row_norms(xs, d));
             let ns = sub_norms.as_deref().unwrap_or(&norms);
-            let (v, ps, ds) = lbfgs_stage(xs, ws, d, ns, &u, h_of(i), cfg);
+            // Every stage but the last may stop at steps that are short against its bandwidth
+            // (the next, narrower one moves the point anyway).
+            let min_step = if i + 1 < k {
+                cfg.stage_tol * rel_h(i) / (d as f64).sqrt()
+            } else {
+                0.0
+            };
+            let (v, ps, ds) = lbfgs_stage(xs, ws, d, ns, &u, h_of(i), min_step, cfg);
             passes += ps * (xs.len() / d) as f64 / n as f64;
             u = v;
             dirs = ds;
@@ -820,6 +991,43 @@ mod tests {
         }
     }
 
+    /// The blocked pass is the row-by-row one bit for bit: with and without weights, at
+    /// bandwidths that put no row, some rows and every row in the band, on row ranges that
+    /// start and end inside a block, and at the default and a smaller cut.
+    #[test]
+    fn blocked_pass_equals_the_row_by_row_pass_bit_for_bit() {
+        let (n, d) = (1_000, 7);
+        let mut rng = signest_core::seed::stream(5, "anneal/blocks", 0);
+        let x: Vec<f64> = (0..n * d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64 / 3.0).collect();
+        let u = normalized(&[1.0, -0.5, 0.25, 0.0, 2.0, -1.0, 0.1]).unwrap();
+        let mut in_band = Vec::new();
+        for h in [1e-6, 1e-2, 1e3] {
+            for cut in [CUT, 12.0] {
+                for rows in [0..n, 5..n - 3, 63..65, 0..0] {
+                    for wt in [None, Some(&w[..])] {
+                        let a = smoothed_rows(&x, wt, d, &u, h, cut, rows.clone());
+                        let b = smoothed_rows_reference(&x, wt, d, &u, h, cut, rows.clone());
+                        assert_eq!(a.0.to_bits(), b.0.to_bits(), "h {h} cut {cut} {rows:?}");
+                        for (p, q) in a.1.iter().zip(&b.1) {
+                            assert_eq!(p.to_bits(), q.to_bits(), "h {h} cut {cut} {rows:?}");
+                        }
+                    }
+                }
+                let band = x
+                    .chunks_exact(d)
+                    .filter(|r| (dot_lanes(r, &u) / h).abs() <= cut)
+                    .count();
+                in_band.push(band);
+            }
+        }
+        // Construction: the bandwidths cover no row, some rows and every row in the band.
+        assert!(in_band.contains(&0) && in_band.contains(&n), "{in_band:?}");
+        assert!(in_band.iter().any(|&b| b > 0 && b < n), "{in_band:?}");
+    }
+
     /// The active-set evaluation equals the full pass (up to summation order) for points
     /// inside its ball, at a bandwidth where most rows are outside the band.
     #[test]
@@ -832,7 +1040,7 @@ mod tests {
         let norms = row_norms(&x, d);
         let u0 = normalized(&[1.0, 0.5, 0.0, 0.0, -0.2, 0.1]).unwrap();
         let h = 1e-3;
-        let mut ev = Evaluator::new(&x, None, d, h, &norms);
+        let mut ev = Evaluator::new(&x, None, d, h, CUT, &norms);
         let radius = 1e-3;
         let (f0, _) = ev.eval(&u0, radius);
         let block = ev
@@ -854,7 +1062,7 @@ mod tests {
         assert!(dist < radius);
         for u in [&u0, &u1] {
             let (fa, ga) = ev.eval(u, radius);
-            let (ff, gf) = smoothed(&x, None, d, u, h);
+            let (ff, gf) = smoothed(&x, None, d, u, h, CUT);
             assert!((fa - ff).abs() <= 1e-9 * ff, "{fa} vs {ff}");
             for (a, b) in ga.iter().zip(&gf) {
                 assert!((a - b).abs() <= 1e-9 * gf.iter().map(|v| v.abs()).fold(0.0, f64::max));

@@ -199,11 +199,15 @@ pub(crate) fn loss_signed_with(
             for i in rows {
                 let m = dot(&x[i * d..(i + 1) * d], u);
                 let wi = w.map_or(1.0, |w| w[i]);
-                if m < 0.0 {
-                    l += wi;
+                // Branch-free: the sign of m is a coin flip near the optimum, and adding
+                // 0.0 leaves the sum's bits as they are (it is never −0.0).
+                l += if m < 0.0 {
+                    wi
                 } else if m == 0.0 {
-                    l += 0.5 * wi;
-                }
+                    0.5 * wi
+                } else {
+                    0.0
+                };
             }
             l
         },
