@@ -1,7 +1,8 @@
 //! Tuning aid for the `anneal` solver: runs several configurations on the same instances
 //! (the highdim bench's DGP) and prints each one's 0-1 loss excess over the best found and
 //! its wall time. `ANNEAL_CONFIGS='|stages = 6' cargo run --release -p signest-estimator
-//! --example anneal_tune -- n d reps`. Configurations are `AnnealConfig` keys as in a TOML inline table.
+//! --example anneal_tune -- n d reps`. Configurations are `AnnealConfig` keys as in a TOML inline
+//! table, or `fast` for `AnnealConfig::fast()`.
 
 use signest_core::metrics::loss01;
 use signest_estimator::{AnnealConfig, Estimator, Sign, SignSolver};
@@ -24,6 +25,9 @@ fn main() {
     let configs: Vec<AnnealConfig> = texts
         .iter()
         .map(|c| {
+            if c.trim() == "fast" {
+                return AnnealConfig::fast();
+            }
             toml::from_str::<One>(&format!("c = {{{c}}}"))
                 .expect("AnnealConfig keys")
                 .c
