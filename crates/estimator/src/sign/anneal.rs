@@ -998,16 +998,21 @@ mod tests {
         }
     }
 
+    /// n × d standard normal entries from the test stream (seed, key).
+    fn gaussian_rows(seed: u64, key: &str, n: usize, d: usize) -> Vec<f64> {
+        let mut rng = signest_core::seed::stream(seed, key, 0);
+        (0..n * d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect()
+    }
+
     /// The blocked pass is the row-by-row one bit for bit: with and without weights, at
     /// bandwidths that put no row, some rows and every row in the band, on row ranges that
     /// start and end inside a block, and at the default and a smaller cut.
     #[test]
     fn blocked_pass_equals_the_row_by_row_pass_bit_for_bit() {
         let (n, d) = (1_000, 7);
-        let mut rng = signest_core::seed::stream(5, "anneal/blocks", 0);
-        let x: Vec<f64> = (0..n * d)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
+        let x = gaussian_rows(5, "anneal/blocks", n, d);
         let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64 / 3.0).collect();
         let u = normalized(&[1.0, -0.5, 0.25, 0.0, 2.0, -1.0, 0.1]).unwrap();
         let mut in_band = Vec::new();
@@ -1040,10 +1045,7 @@ mod tests {
     #[test]
     fn active_set_evaluation_equals_the_full_pass() {
         let (n, d) = (20_000, 6);
-        let mut rng = signest_core::seed::stream(3, "anneal/active", 0);
-        let x: Vec<f64> = (0..n * d)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
+        let x = gaussian_rows(3, "anneal/active", n, d);
         let norms = row_norms(&x, d);
         let u0 = normalized(&[1.0, 0.5, 0.0, 0.0, -0.2, 0.1]).unwrap();
         let h = 1e-3;
