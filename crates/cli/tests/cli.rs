@@ -136,7 +136,8 @@ fn horowitz_exact_maximum_score_is_certified_at_765_correct() {
 /// published, and the HITS tabu search reports a direction with 1,624 rows right. So a
 /// branch-and-bound certificate must never claim more than 2,339 − 1,624 = 715 rows are
 /// necessarily wrong (a bound that overclaims fails here), and the incumbent must be at least
-/// the polished warm start's 1,611. `--max-nodes` (not a time limit) keeps the run the same on
+/// the warm start's 1,620 (the `anneal` start; the polished bt and mean-row starts alone give
+/// 1,611). `--max-nodes` (not a time limit) and the seeded heuristic keep the run the same on
 /// every machine (0.3 s here).
 #[test]
 fn martins_bounds_bracket_the_published_heuristic() {
@@ -146,8 +147,8 @@ fn martins_bounds_bracket_the_published_heuristic() {
     let correct = v["correct"].as_u64().unwrap();
     let lower = v["lower_bound"].as_f64().unwrap();
     assert!(
-        correct >= 1611,
-        "incumbent {correct} below the warm start's 1611"
+        correct >= 1620,
+        "incumbent {correct} below the anneal warm start's 1620"
     );
     assert!(
         lower > 0.0 && lower <= 715.0,

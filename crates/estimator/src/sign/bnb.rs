@@ -14,7 +14,8 @@
 //! loss at any corner tried. When a point of the box classifies every undetermined row right,
 //! the node's minimum equals its lower bound and it needs no split (*solved*). When only one
 //! row is undetermined, its best corner is such a point. The search starts from a warm start
-//! (the `bt` direction and the mean signed row, each polished by great-circle sweeps).
+//! (the `bt` direction and the mean signed row, each polished by great-circle sweeps, and the
+//! heuristic `anneal` fit).
 //!
 //! **Certificate.** Since the minimum of the 0-1 loss (ties counted ½) is attained in an
 //! open cell of the hyperplane arrangement, minima over box interiors suffice. When the queue
@@ -69,7 +70,7 @@ pub struct ExactConfig {
     pub time_limit_seconds: f64,
     /// Memory for open nodes, in MiB (d ≥ 3); the search stops with a gap when it is full.
     pub max_memory_mib: u64,
-    /// Start from the polished `bt` direction and mean signed row.
+    /// Start from the polished `bt` direction and mean signed row, and the `anneal` fit.
     pub warm_start: bool,
 }
 
@@ -587,6 +588,14 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         }
         for u in starts {
             cands.push(polish(&x, Some(w), d, &u, 3).0);
+        }
+        // The heuristic `anneal` (random starts, exact polish along its steps): on Martins'
+        // data 1,620 correct rows where the polished starts reach 1,611.
+        let anneal = super::Sign {
+            solver: super::SignSolver::Anneal(super::AnnealConfig::default()),
+        };
+        if let Ok(f) = anneal.fit(data) {
+            cands.push(f.direction);
         }
     }
     for u in cands {
