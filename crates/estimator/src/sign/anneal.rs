@@ -607,7 +607,9 @@ fn window_sweep(
         .collect();
     let mut loss = parts.iter().map(|p| p.0).sum::<f64>();
     let mut events: Vec<(f64, f64)> = parts.into_iter().flat_map(|p| p.1).collect();
-    events.sort_unstable_by(|p, q| p.0.total_cmp(&q.0));
+    // In parallel, by angle and then by weight change: a total order on the events, so the
+    // order (and the sums taken along it) is the same whatever the sort's schedule.
+    events.par_sort_unstable_by(|p, q| p.0.total_cmp(&q.0).then(p.1.total_cmp(&q.1)));
     let tol = 1e-12 * loss.abs().max(1.0);
     let mut found: Option<(f64, f64, f64)> = None; // (loss, width, midpoint)
     let mut left = -window;
