@@ -1,7 +1,10 @@
 //! `bt`: Bradley–Terry / logistic MLE without intercept (the RLHF reward-model loss).
 
 use crate::logistic;
-use crate::numeric::{add_diagonal_packed, add_outer_packed, sigmoid, softplus};
+use crate::numeric::{add_diagonal_packed, add_outer_packed_rows, sigmoid, softplus};
+
+/// Rows whose Hessian terms `evaluate` adds in one blocked call ([`add_outer_packed_rows`]).
+const HESS_BLOCK: usize = 64;
 use crate::par::{add_into, map_reduce};
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, ridge_at_least,
@@ -87,7 +90,11 @@ fn evaluate(
             let mut loss = 0.0;
             // grad (d) | hess (np) | nonpositive count (1)
             let mut acc = vec![0.0; d + if with_hess { np } else { 0 } + 1];
-            for i in rows {
+            // The Hessian's curvature weights of the rows since `first`, added by blocks of
+            // HESS_BLOCK rows (each entry takes its terms in row order, as row by row).
+            let mut curv = Vec::with_capacity(if with_hess { HESS_BLOCK } else { 0 });
+            let mut first = rows.start;
+            for i in rows.clone() {
                 let xi = &x[i * d..(i + 1) * d];
                 let wi = w.map_or(1.0, |w| w[i]);
                 let m = dot(xi, theta);
@@ -98,7 +105,17 @@ fn evaluate(
                     acc[j] += gcoef * xi[j];
                 }
                 if with_hess {
-                    add_outer_packed(&mut acc[d..d + np], wi * p * (1.0 - p), xi);
+                    curv.push(wi * p * (1.0 - p));
+                    if curv.len() == HESS_BLOCK || i + 1 == rows.end {
+                        add_outer_packed_rows(
+                            &mut acc[d..d + np],
+                            &curv,
+                            &x[first * d..(i + 1) * d],
+                            d,
+                        );
+                        curv.clear();
+                        first = i + 1;
+                    }
                 }
                 if m <= 0.0 {
                     acc[d + if with_hess { np } else { 0 }] += 1.0;

@@ -78,6 +78,73 @@ pub(crate) fn add_outer_packed_portable(h: &mut [f64], c: f64, x: &[f64]) {
     }
 }
 
+/// `H += Σ_i c_i·x_i x_i'` over the rows x_i of `xs` (row-major, d columns) on the packed upper
+/// triangle of H: the same bits as [`add_outer_packed`] row after row (each entry takes the same
+/// products, c_i·x_ia then ·x_ib, added in row order), computed by blocks of entries held in
+/// registers across the rows, so that H is read and written once per call instead of once per
+/// row. AVX2 code where the CPU has it (tested against the row loop bit for bit).
+pub fn add_outer_packed_rows(h: &mut [f64], c: &[f64], xs: &[f64], d: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { add_outer_packed_rows_avx2(h, c, xs, d) };
+    }
+    add_outer_packed_rows_portable(h, c, xs, d)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_outer_packed_rows_avx2(h: &mut [f64], c: &[f64], xs: &[f64], d: usize) {
+    add_outer_packed_rows_portable(h, c, xs, d)
+}
+
+#[inline(always)]
+fn add_outer_packed_rows_portable(h: &mut [f64], c: &[f64], xs: &[f64], d: usize) {
+    debug_assert_eq!(xs.len(), c.len() * d);
+    let mut o = 0;
+    for a in 0..d {
+        // Packed row a holds the entries (a, b) for b = a..d at h[o..o + d - a]: blocks of 16
+        // entries, then of 4, then single ones, each held in registers across the rows.
+        let mut b = a;
+        while d - b >= 16 {
+            outer_block::<16>(&mut h[o + b - a..o + b - a + 16], c, xs, d, a, b);
+            b += 16;
+        }
+        while d - b >= 4 {
+            outer_block::<4>(&mut h[o + b - a..o + b - a + 4], c, xs, d, a, b);
+            b += 4;
+        }
+        while b < d {
+            outer_block::<1>(&mut h[o + b - a..o + b - a + 1], c, xs, d, a, b);
+            b += 1;
+        }
+        o += d - a;
+    }
+}
+
+/// Entries (a, b..b + N) of the packed H, `hb`, plus Σ_i c_i·x_ia·x_i(b..b+N), term by term in
+/// row order.
+#[inline(always)]
+fn outer_block<const N: usize>(
+    hb: &mut [f64],
+    c: &[f64],
+    xs: &[f64],
+    d: usize,
+    a: usize,
+    b: usize,
+) {
+    let mut acc = [0.0f64; N];
+    acc.copy_from_slice(hb);
+    for (ci, x) in c.iter().zip(xs.chunks_exact(d)) {
+        let ca = ci * x[a];
+        let xb = &x[b..b + N];
+        for t in 0..N {
+            acc[t] += ca * xb[t];
+        }
+    }
+    hb.copy_from_slice(&acc);
+}
+
 /// `H += λ I` on a packed upper triangle of dimension d.
 #[inline]
 pub fn add_diagonal_packed(h: &mut [f64], lambda: f64, d: usize) {
@@ -127,6 +194,42 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         println!("AVX2 build tested: {}", has_avx2());
+    }
+
+    /// The blocked outer product over rows equals the row-by-row one bit for bit (both builds
+    /// of it, every d from 1 to 40 — blocks full and partial —, 0 to 60 rows, zero
+    /// coefficients included).
+    #[test]
+    fn blocked_rows_outer_product_equals_the_row_loop_bit_for_bit() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        for d in 1..=40 {
+            let np = d * (d + 1) / 2;
+            for m in [0usize, 1, 7, 60] {
+                let xs: Vec<f64> = (0..m * d).map(|_| 4.0 * next()).collect();
+                let c: Vec<f64> = (0..m)
+                    .map(|i| if i % 5 == 3 { 0.0 } else { next() })
+                    .collect();
+                let start: Vec<f64> = (0..np).map(|_| next()).collect();
+                let mut want = start.clone();
+                for (ci, x) in c.iter().zip(xs.chunks_exact(d)) {
+                    add_outer_packed_portable(&mut want, *ci, x);
+                }
+                let mut got = start.clone();
+                add_outer_packed_rows(&mut got, &c, &xs, d);
+                let mut portable = start;
+                add_outer_packed_rows_portable(&mut portable, &c, &xs, d);
+                for ((g, p), w) in got.iter().zip(&portable).zip(&want) {
+                    assert_eq!(g.to_bits(), w.to_bits(), "d = {d}, m = {m}");
+                    assert_eq!(p.to_bits(), w.to_bits(), "d = {d}, m = {m}");
+                }
+            }
+        }
     }
 
     #[test]
