@@ -2,9 +2,6 @@
 
 use crate::logistic;
 use crate::numeric::{add_diagonal_packed, add_outer_packed_rows, sigmoid, softplus};
-
-/// Rows whose Hessian terms `evaluate` adds in one blocked call ([`add_outer_packed_rows`]).
-const HESS_BLOCK: usize = 64;
 use crate::par::{add_into, map_reduce};
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, ridge_at_least,
@@ -15,6 +12,9 @@ use signest_core::Comparisons;
 use signest_core::linalg::{dot, norm};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Rows whose Hessian terms `evaluate` adds in one blocked call ([`add_outer_packed_rows`]).
+const HESS_BLOCK: usize = 64;
 
 /// Minimises `Σ w_i log(1 + exp(−y_i θ'z_i)) + (ridge/2)|θ|²` by Newton's method with an
 /// Armijo line search.

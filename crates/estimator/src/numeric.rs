@@ -36,37 +36,10 @@ pub fn logistic_loss_and_wrong_prob(m: f64) -> (f64, f64) {
     (loss, p)
 }
 
-/// `H += c·x x'` on the packed upper triangle of H (row by row, j ≤ k).
-///
-/// Runs as AVX2 code where the CPU has it: the same multiplications and additions, one per
-/// entry in the same order (no fused multiply–add), four entries to an instruction instead of
-/// two, so the bits are the portable build's (tested).
+/// `H += c·x x'` on the packed upper triangle of H (row by row, j ≤ k): one row of
+/// [`add_outer_packed_rows`], and the row loop that kernel is tested against.
 #[inline]
 pub fn add_outer_packed(h: &mut [f64], c: f64, x: &[f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { add_outer_packed_avx2(h, c, x) };
-    }
-    add_outer_packed_portable(h, c, x)
-}
-
-/// AVX2 present (x86-64): the `_avx2` builds of the kernels may run. (Detection is cached by
-/// the standard library; this is one atomic load.)
-#[cfg(target_arch = "x86_64")]
-#[inline]
-pub(crate) fn has_avx2() -> bool {
-    std::is_x86_feature_detected!("avx2")
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn add_outer_packed_avx2(h: &mut [f64], c: f64, x: &[f64]) {
-    add_outer_packed_portable(h, c, x)
-}
-
-#[inline(always)]
-pub(crate) fn add_outer_packed_portable(h: &mut [f64], c: f64, x: &[f64]) {
     let d = x.len();
     let mut o = 0;
     for a in 0..d {
@@ -78,24 +51,40 @@ pub(crate) fn add_outer_packed_portable(h: &mut [f64], c: f64, x: &[f64]) {
     }
 }
 
+/// Declares `fn NAME(args) -> R` that runs `PORTABLE(args)` — an `#[inline(always)]` function
+/// of the same signature — compiled for AVX2 where the CPU has it (x86-64; detection is cached
+/// by the standard library) and as it is otherwise. Rust never fuses a multiplication and an
+/// addition on its own, so both builds do the same operations in the same order and give the
+/// same bits; only the vector width differs (each use tests its builds against each other).
+macro_rules! avx2_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident => $portable:ident
+        ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    $portable($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+    };
+}
+pub(crate) use avx2_dispatch;
+
+avx2_dispatch! {
 /// `H += Σ_i c_i·x_i x_i'` over the rows x_i of `xs` (row-major, d columns) on the packed upper
 /// triangle of H: the same bits as [`add_outer_packed`] row after row (each entry takes the same
 /// products, c_i·x_ia then ·x_ib, added in row order), computed by blocks of entries held in
 /// registers across the rows, so that H is read and written once per call instead of once per
 /// row. AVX2 code where the CPU has it (tested against the row loop bit for bit).
-pub fn add_outer_packed_rows(h: &mut [f64], c: &[f64], xs: &[f64], d: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { add_outer_packed_rows_avx2(h, c, xs, d) };
-    }
-    add_outer_packed_rows_portable(h, c, xs, d)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn add_outer_packed_rows_avx2(h: &mut [f64], c: &[f64], xs: &[f64], d: usize) {
-    add_outer_packed_rows_portable(h, c, xs, d)
+pub fn add_outer_packed_rows => add_outer_packed_rows_portable(h: &mut [f64], c: &[f64], xs: &[f64], d: usize)
 }
 
 #[inline(always)]
@@ -168,34 +157,6 @@ mod tests {
         }
     }
 
-    /// The AVX2 build of the packed outer product gives the portable build's bits (every d
-    /// from 1 to 70, so every remainder of the vector width), accumulated over many rows.
-    #[test]
-    fn packed_outer_product_builds_agree_bit_for_bit() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
-        for d in 1..=70 {
-            let np = d * (d + 1) / 2;
-            let (mut a, mut b) = (vec![0.0; np], vec![0.0; np]);
-            for _ in 0..25 {
-                let x: Vec<f64> = (0..d).map(|_| 3.0 * next()).collect();
-                let c = next();
-                add_outer_packed(&mut a, c, &x);
-                add_outer_packed_portable(&mut b, c, &x);
-            }
-            for (p, q) in a.iter().zip(&b) {
-                assert_eq!(p.to_bits(), q.to_bits(), "d = {d}");
-            }
-        }
-        #[cfg(target_arch = "x86_64")]
-        println!("AVX2 build tested: {}", has_avx2());
-    }
-
     /// The blocked outer product over rows equals the row-by-row one bit for bit (both builds
     /// of it, every d from 1 to 40 — blocks full and partial —, 0 to 60 rows, zero
     /// coefficients included).
@@ -218,7 +179,7 @@ mod tests {
                 let start: Vec<f64> = (0..np).map(|_| next()).collect();
                 let mut want = start.clone();
                 for (ci, x) in c.iter().zip(xs.chunks_exact(d)) {
-                    add_outer_packed_portable(&mut want, *ci, x);
+                    add_outer_packed(&mut want, *ci, x);
                 }
                 let mut got = start.clone();
                 add_outer_packed_rows(&mut got, &c, &xs, d);

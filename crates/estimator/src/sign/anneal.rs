@@ -42,7 +42,7 @@
 
 use super::sweep::MIN_ARC;
 use super::{circle_step, subsample};
-use crate::numeric::sigmoid;
+use crate::numeric::{avx2_dispatch, sigmoid};
 use crate::par::add_into;
 use crate::{Bt, BtSolver, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
@@ -60,16 +60,17 @@ const CUT: f64 = 36.0;
 /// band, then the sums in row order.
 const BLOCK: usize = 64;
 
+avx2_dispatch! {
 /// S_h and its Euclidean gradient at u over rows `rows` of x (serial).
 ///
-/// Row by row this is: t = −x_i'u/h; a row with t > [`CUT`] adds its weight, one with
-/// t < −CUT nothing, any other (NaN included) w_i σ(t) to S_h and −w_i σ(t)(1 − σ(t))/h · x_i
+/// Row by row this is: t = −x_i'u/h; a row with t > `cut` adds its weight, one with
+/// t < −`cut` nothing, any other (NaN included) w_i σ(t) to S_h and −w_i σ(t)(1 − σ(t))/h · x_i
 /// to the gradient. It runs by blocks of [`BLOCK`] rows in three loops — the margins, the
 /// sigmoids of the rows in the band, then the sums — so that the summing loop calls no
 /// function and keeps its accumulator in a register; the sums are still taken in row order,
 /// so the result is the row-by-row one bit for bit (tested against it). Where the CPU has
 /// AVX2 the margins run as AVX2 code: the same operations in the same order, wider.
-fn smoothed_rows(
+fn smoothed_rows => smoothed_rows_portable(
     x: &[f64],
     w: Option<&[f64]>,
     d: usize,
@@ -77,27 +78,7 @@ fn smoothed_rows(
     h: f64,
     cut: f64,
     rows: std::ops::Range<usize>,
-) -> (f64, Vec<f64>) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::numeric::has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { smoothed_rows_avx2(x, w, d, u, h, cut, rows) };
-    }
-    smoothed_rows_portable(x, w, d, u, h, cut, rows)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn smoothed_rows_avx2(
-    x: &[f64],
-    w: Option<&[f64]>,
-    d: usize,
-    u: &[f64],
-    h: f64,
-    cut: f64,
-    rows: std::ops::Range<usize>,
-) -> (f64, Vec<f64>) {
-    smoothed_rows_portable(x, w, d, u, h, cut, rows)
+) -> (f64, Vec<f64>)
 }
 
 #[inline(always)]
@@ -654,11 +635,12 @@ fn window_sweep(
     found.map(|(l, _, t)| (t, l))
 }
 
+avx2_dispatch! {
 /// One chunk of [`window_sweep`]'s pass: the weighted 0-1 loss of rows `rows` at
 /// t = −window (`cst` = (cos, sin, tan) of the window) and the events of the rows whose sign
 /// changes inside the arc. AVX2 code where the CPU has it (the same operations, wider: the
 /// portable build's bits, tested).
-fn arc_chunk(
+fn arc_chunk => arc_chunk_portable(
     x: &[f64],
     w: Option<&[f64]>,
     d: usize,
@@ -666,27 +648,7 @@ fn arc_chunk(
     e: &[f64],
     cst: (f64, f64, f64),
     rows: std::ops::Range<usize>,
-) -> (f64, Vec<(f64, f64)>) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::numeric::has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above).
-        return unsafe { arc_chunk_avx2(x, w, d, u, e, cst, rows) };
-    }
-    arc_chunk_portable(x, w, d, u, e, cst, rows)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn arc_chunk_avx2(
-    x: &[f64],
-    w: Option<&[f64]>,
-    d: usize,
-    u: &[f64],
-    e: &[f64],
-    cst: (f64, f64, f64),
-    rows: std::ops::Range<usize>,
-) -> (f64, Vec<(f64, f64)>) {
-    arc_chunk_portable(x, w, d, u, e, cst, rows)
+) -> (f64, Vec<(f64, f64)>)
 }
 
 #[inline(always)]
@@ -780,6 +742,17 @@ fn polish_along(
 }
 
 pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, FitError> {
+    anneal_fit_from(data, cfg, None)
+}
+
+/// [`anneal_fit`] with the bt start given: `bt_start`, when present, must be the direction
+/// `Bt { solver: cfg.start_solver, ..Bt::default() }` fits on `data` (a caller that has
+/// already fitted it saves the second fit; the result is the same bit for bit).
+pub(crate) fn anneal_fit_from(
+    data: &Comparisons,
+    cfg: &AnnealConfig,
+    bt_start: Option<Vec<f64>>,
+) -> Result<Fit, FitError> {
     if !(cfg.h_start > 0.0
         && cfg.h_end > 0.0
         && cfg.h_end <= cfg.h_start
@@ -811,8 +784,8 @@ pub(crate) fn anneal_fit(data: &Comparisons, cfg: &AnnealConfig) -> Result<Fit, 
         solver: cfg.start_solver,
         ..Bt::default()
     };
-    match bt.fit(data) {
-        Ok(f) => fixed.push(f.direction),
+    match bt_start.map_or_else(|| bt.fit(data).map(|f| f.direction), Ok) {
+        Ok(u) => fixed.push(u),
         Err(e) => notes.push(format!("bt start unavailable: {e}")),
     }
     let mean: Vec<f64> = (0..d)
