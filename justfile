@@ -52,12 +52,19 @@ check:
     cargo test --workspace --release
     cargo run --release -- check
 
-# Every paper experiment into results/paper/<name> (skips runs already finished there), then
-# population targets and verdicts for each.
+# The paper suite of issue 13 (homogeneous, heterogeneity, assumption, dimension, the four
+# consistency runs, the three persona panels) into results/paper/<name>, then verdicts and
+# reports; finished runs are kept, interrupted ones resumed (scripts/paper.sh).
 paper:
-    for f in experiments/paper/*.toml experiments/paper/persona/*.toml experiments/paper/twins/*.toml; do n=$(echo "${f#experiments/paper/}" | sed 's/\.toml$//'); [ -f "results/paper/$n/manifest.json" ] || cargo run --release -- run "$f" --out "results/paper/$n"; cargo run --release -- verify "results/paper/$n" --experiment "$f"; cargo run --release -- report "results/paper/$n"; done
-    cargo run --release -- report results/paper/persona
-    cargo run --release -- report results/paper/twins
+    scripts/paper.sh core
+
+# The high-dimensional runs: dimension_rate and the five twin panels (C6).
+paper-scale:
+    scripts/paper.sh scale
+
+# Both.
+paper-all:
+    scripts/paper.sh all
 
 # Figures and report.md for a finished run, e.g. `just report results/quickstart`.
 report dir:

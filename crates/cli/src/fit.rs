@@ -22,6 +22,8 @@ pub struct FitArgs {
     pub time_limit: Option<f64>,
     /// Seed of the smooth solver's random starts.
     pub seed: u64,
+    /// sign anneal: `thorough` (default) or `fast`.
+    pub profile: Option<String>,
 }
 
 /// The result of `signest fit`, ready to print as text or JSON.
@@ -74,6 +76,7 @@ pub fn estimator_from_args(args: &FitArgs) -> Result<SharedEstimator, CliError> 
         max_nodes: args.max_nodes,
         time_limit_seconds: args.time_limit,
         seed: takes_seed.then_some(args.seed),
+        profile: args.profile.clone(),
         ..NamedOptions::default()
     };
     reg.build(&args.estimator, &opts)

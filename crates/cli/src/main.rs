@@ -57,6 +57,10 @@ enum Command {
         /// Seed of the smooth solver's random starts.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// sign anneal: `thorough` (the default) or `fast` (bt start by the subsampled solver,
+        /// sigmoid tails cut at 18, one polish round, early stage ends).
+        #[arg(long)]
+        profile: Option<String>,
     },
     /// Run a Monte Carlo sweep described by an experiment file (see docs/experiments.md).
     Run {
@@ -269,6 +273,7 @@ fn run(cmd: Command) -> Result<(), CliError> {
             max_nodes,
             time_limit,
             seed,
+            profile,
         } => {
             let args = signest::fit::FitArgs {
                 data,
@@ -278,6 +283,7 @@ fn run(cmd: Command) -> Result<(), CliError> {
                 max_nodes,
                 time_limit,
                 seed,
+                profile,
             };
             let out = signest::fit::run(&args)?;
             if json {

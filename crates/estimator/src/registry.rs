@@ -129,6 +129,8 @@ pub struct NamedOptions {
     pub random_starts: Option<u32>,
     /// em: number of latent classes (0 = choose 1..=4 by BIC; default 2).
     pub classes: Option<usize>,
+    /// sign anneal: `thorough` (the default) or `fast` ([`crate::AnnealConfig::fast`]).
+    pub profile: Option<String>,
     /// bt, em, peruser: ridge penalty.
     pub ridge: Option<f64>,
     /// hinge: C.
@@ -153,6 +155,7 @@ impl NamedOptions {
         add(self.seed.is_some(), "seed");
         add(self.random_starts.is_some(), "random_starts");
         add(self.classes.is_some(), "classes");
+        add(self.profile.is_some(), "profile");
         add(self.ridge.is_some(), "ridge");
         add(self.c.is_some(), "c");
         add(self.command.is_some(), "command");

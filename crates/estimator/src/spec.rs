@@ -33,6 +33,8 @@ pub struct EstimatorSection {
     #[serde(default)]
     classes: Option<Spanned<usize>>,
     #[serde(default)]
+    profile: Option<Spanned<String>>,
+    #[serde(default)]
     command: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     timeout_seconds: Option<Spanned<f64>>,
@@ -97,6 +99,7 @@ impl EstimatorSection {
             c: self.c.as_ref().map(|v| *v.get_ref()),
             random_starts: self.random_starts.as_ref().map(|v| *v.get_ref()),
             classes: self.classes.as_ref().map(|v| *v.get_ref()),
+            profile: self.profile.as_ref().map(|v| v.get_ref().clone()),
             command: self.command.as_ref().map(|v| v.get_ref().clone()),
             timeout_seconds: self.timeout_seconds.as_ref().map(|v| *v.get_ref()),
         };
@@ -170,6 +173,7 @@ impl EstimatorSection {
             "c" => self.c.as_ref().map(|v| v.span()),
             "random_starts" => self.random_starts.as_ref().map(|v| v.span()),
             "classes" => self.classes.as_ref().map(|v| v.span()),
+            "profile" => self.profile.as_ref().map(|v| v.span()),
             "command" => self.command.as_ref().map(|v| v.span()),
             "timeout_seconds" => self.timeout_seconds.as_ref().map(|v| v.span()),
             _ => None,

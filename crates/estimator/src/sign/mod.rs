@@ -356,7 +356,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
         },
         SolverKind {
             name: "anneal",
-            settings: &["seed", "random_starts"],
+            settings: &["seed", "random_starts", "profile"],
             guarantee: "heuristic: smoothed 0-1 loss annealed by L-BFGS on the sphere (subsample, then all rows), 0-1 polish along the steps taken; reports the achieved 0-1 loss",
             colour: [204, 51, 17],
         },
@@ -414,13 +414,27 @@ fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError
                 ..SmoothConfig::default()
             }),
         },
-        "anneal" => Sign {
-            solver: SignSolver::Anneal(AnnealConfig {
-                seed: o.seed.unwrap_or(0),
-                random_starts: random_starts(o, AnnealConfig::default().random_starts)?,
-                ..AnnealConfig::default()
-            }),
-        },
+        "anneal" => {
+            let base = match o.profile.as_deref() {
+                None | Some("thorough") => AnnealConfig::default(),
+                Some("fast") => AnnealConfig::fast(),
+                Some(other) => {
+                    return Err(SettingError::new(
+                        "profile",
+                        format!(
+                            "profile must be \"thorough\" (the default) or \"fast\", got \"{other}\""
+                        ),
+                    ));
+                }
+            };
+            Sign {
+                solver: SignSolver::Anneal(AnnealConfig {
+                    seed: o.seed.unwrap_or(0),
+                    random_starts: random_starts(o, base.random_starts)?,
+                    ..base
+                }),
+            }
+        }
         other => {
             return Err(SettingError::new(
                 "solver",
