@@ -199,6 +199,59 @@ fn anneal_fast() -> Sign {
     }
 }
 
+/// The registry's `profile` setting (experiment files, `signest fit --profile`) builds exactly
+/// the two configurations the bars below check: `thorough` (and no profile) is
+/// `AnnealConfig::default()`, `fast` is `AnnealConfig::fast()` — the same bits on the same
+/// data, and the two profiles differ on it (so a swapped mapping fails). Any other name, or a
+/// profile for a solver without one, is refused with the allowed values.
+#[test]
+fn the_registry_profiles_are_the_tested_anneal_configurations() {
+    use signest_estimator::{NamedOptions, Registry};
+    let reg = Registry::builtin();
+    let build = |profile: Option<&str>| {
+        reg.build(
+            "sign",
+            &NamedOptions {
+                solver: Some("anneal".into()),
+                profile: profile.map(str::to_string),
+                ..NamedOptions::default()
+            },
+        )
+    };
+    let data = bt_data(30_000, 8, false, 11);
+    let dir = |e: &dyn Estimator| e.fit(&data).unwrap().direction;
+    let thorough = dir(&anneal());
+    let fast = dir(&anneal_fast());
+    assert_ne!(
+        thorough, fast,
+        "the profiles should differ on this instance"
+    );
+    assert_eq!(dir(build(None).unwrap().estimator.as_ref()), thorough);
+    assert_eq!(
+        dir(build(Some("thorough")).unwrap().estimator.as_ref()),
+        thorough
+    );
+    assert_eq!(dir(build(Some("fast")).unwrap().estimator.as_ref()), fast);
+    let e = build(Some("quick")).err().unwrap().to_string();
+    assert!(
+        e.contains("\"thorough\"") && e.contains("\"fast\"") && e.contains("quick"),
+        "{e}"
+    );
+    let e = reg
+        .build(
+            "sign",
+            &NamedOptions {
+                solver: Some("smooth".into()),
+                profile: Some("fast".into()),
+                ..NamedOptions::default()
+            },
+        )
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("profile does not apply to sign (smooth)"), "{e}");
+}
+
 /// `anneal` against certified branch-and-bound optima at d = 2, 3 on the same instances as
 /// `smooth`'s bar above (two-type heterogeneity): within 1% of the optimum on every instance,
 /// never below it. The bar is `smooth`'s, so a regression of the heuristic fails it.
