@@ -11,6 +11,7 @@ pub mod anneal;
 pub mod bnb;
 pub mod smooth;
 pub mod sweep;
+pub(crate) mod vertex;
 
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
