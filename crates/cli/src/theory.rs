@@ -259,7 +259,9 @@ pub fn realdata(
     let reg = Registry::builtin();
     let has_ids = csv.data.respondents().is_some();
     for kind in reg.kinds() {
-        if kind.needs_panel && !has_ids {
+        // A panel estimator needs respondent ids; `external` needs a worker command, which
+        // only an experiment file gives.
+        if (kind.needs_panel && !has_ids) || kind.family == signest_estimator::Family::External {
             continue;
         }
         let name = kind.name;

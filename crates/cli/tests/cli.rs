@@ -355,3 +355,49 @@ fn verify_writes_verdicts_and_fails_on_an_expected_failure() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// `signest realdata` fits every built-in estimator that applies (here no respondent ids, so
+/// no panel estimators; never `external`, which needs a worker command — it once made the
+/// command fail outright) and writes its tables; sign's training accuracy is at least bt's
+/// (bt's direction is one of the exact solver's warm starts).
+#[test]
+fn realdata_fits_every_applicable_builtin_estimator() {
+    let out = std::env::temp_dir().join(format!("signest-realdata-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let data = repo_file("data/horowitz-worktrip/horowitz.csv");
+    let o = signest(&[
+        "realdata",
+        "--data",
+        &data,
+        "--out",
+        out.to_str().unwrap(),
+        "--folds",
+        "2",
+        "--time-limit",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fits = std::fs::read_to_string(out.join("fits.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = fits
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(names, ["bt", "sign", "hinge"], "{fits}");
+    let acc = |name: &str| -> f64 {
+        rows.iter().find(|r| r[0] == name).unwrap()[2]
+            .parse()
+            .unwrap()
+    };
+    assert!(acc("sign") >= acc("bt"), "{fits}");
+    for f in [
+        "angles.csv",
+        "crossval.csv",
+        "crossval_summary.csv",
+        "report.md",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
