@@ -25,7 +25,8 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
 /// unset ones take the estimator's defaults, and a setting the solver does not take is an error.
 #[pyfunction]
 #[pyo3(signature = (estimator, z, y, sample_weight=None, groups=None, solver=None, seed=None,
-    random_starts=None, classes=None, ridge=None, c=None, max_nodes=None, time_limit=None))]
+    random_starts=None, classes=None, ridge=None, c=None, max_nodes=None, time_limit=None,
+    profile=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit<'py>(
     py: Python<'py>,
@@ -42,6 +43,7 @@ fn fit<'py>(
     c: Option<f64>,
     max_nodes: Option<u64>,
     time_limit: Option<f64>,
+    profile: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = NamedOptions {
         solver,
@@ -52,6 +54,7 @@ fn fit<'py>(
         classes,
         ridge,
         c,
+        profile,
         ..NamedOptions::default()
     };
     let est = Registry::builtin()
