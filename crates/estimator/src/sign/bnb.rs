@@ -339,16 +339,15 @@ impl Search<'_> {
     /// not positive definite (dependent rows: the caller's eigen route decides).
     fn project_out(&self, rows: &[u32], centre: &[f64]) -> Option<Vec<f64>> {
         let d = self.d;
-        let k = rows.len();
-        let row = |i: usize| &self.x[rows[i] as usize * d..(rows[i] as usize + 1) * d];
-        let m = nalgebra::DMatrix::<f64>::from_fn(k, k, |a, b| dot(row(a), row(b)));
-        let rhs = nalgebra::DVector::<f64>::from_fn(k, |a, _| dot(row(a), centre));
-        let a = m.cholesky()?.solve(&rhs);
+        let rows: Vec<&[f64]> = rows
+            .iter()
+            .map(|&j| &self.x[j as usize * d..(j as usize + 1) * d])
+            .collect();
+        let rhs = nalgebra::DVector::<f64>::from_fn(rows.len(), |a, _| dot(rows[a], centre));
+        let a = gram_solve(&rows, rhs)?;
         let mut v = centre.to_vec();
-        for i in 0..k {
-            v.iter_mut()
-                .zip(row(i))
-                .for_each(|(vm, xm)| *vm -= a[i] * xm);
+        for (i, row) in rows.iter().enumerate() {
+            v.iter_mut().zip(*row).for_each(|(vm, xm)| *vm -= a[i] * xm);
         }
         normalized(&v)
     }
@@ -500,20 +499,61 @@ impl Search<'_> {
     /// normalising v could flip a sign, so it is never used as an upper bound. (The minimum is
     /// attained inside an open cell, so nothing is lost.)
     fn loss_on(&self, rows: &[u32], v: &[f64]) -> Option<f64> {
-        let tie = 1e-12 * dot(v, v).sqrt();
-        let mut l = 0.0;
-        for &j in rows {
-            let j = j as usize;
-            let m = dot(&self.x[j * self.d..(j + 1) * self.d], v);
-            if m.abs() <= tie {
-                return None;
-            }
-            if m < 0.0 {
-                l += self.weight(j);
-            }
-        }
-        Some(l)
+        let d = self.d;
+        tie_free_loss(
+            rows.iter().map(|&j| {
+                let j = j as usize;
+                (&self.x[j * d..(j + 1) * d], self.weight(j))
+            }),
+            v,
+        )
     }
+}
+
+/// The weighted loss at v of the given (row, weight) pairs, taken in order, or `None` when a
+/// row is at a tie (|x'v| ≤ 1e-12 |v|; rows are unit vectors): such a point sits on a
+/// hyperplane, where normalising v could flip a sign.
+pub(super) fn tie_free_loss<'a>(
+    rows: impl Iterator<Item = (&'a [f64], f64)>,
+    v: &[f64],
+) -> Option<f64> {
+    let tie = 1e-12 * dot(v, v).sqrt();
+    let mut l = 0.0;
+    for (x, w) in rows {
+        let m = dot(x, v);
+        if m.abs() <= tie {
+            return None;
+        }
+        if m < 0.0 {
+            l += w;
+        }
+    }
+    Some(l)
+}
+
+/// Solves (XX') a = rhs for the rows X (Cholesky); `None` when XX' is not positive definite
+/// (dependent rows). Shared by [`Search::project_out`] and [`unit_margin_step`].
+fn gram_solve(rows: &[&[f64]], rhs: nalgebra::DVector<f64>) -> Option<nalgebra::DVector<f64>> {
+    let k = rows.len();
+    let m = nalgebra::DMatrix::<f64>::from_fn(k, k, |a, b| dot(rows[a], rows[b]));
+    Some(m.cholesky()?.solve(&rhs))
+}
+
+/// X'(XX')⁻¹·1: the shortest δ with x'δ = 1 for every row x of X; `None` when the rows are
+/// dependent.
+pub(super) fn unit_margin_step(rows: &[&[f64]], d: usize) -> Option<Vec<f64>> {
+    let a = gram_solve(
+        rows,
+        nalgebra::DVector::<f64>::from_element(rows.len(), 1.0),
+    )?;
+    let mut delta = vec![0.0; d];
+    for (i, row) in rows.iter().enumerate() {
+        delta
+            .iter_mut()
+            .zip(*row)
+            .for_each(|(dm, xm)| *dm += a[i] * xm);
+    }
+    Some(delta)
 }
 
 /// Merges rows that define the same hyperplane: rows with equal unit direction add their
@@ -634,11 +674,11 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             tenure: cfg.tabu_tenure,
             patience: TABU_PATIENCE,
         };
-        if let Some((u, _)) = super::vertex::vertex_tabu(&x, w, d, &s.best, tabu)
-            && let Some(l) = s.loss_on(&active, &u).map(|l| constant + l)
-            && l < s.ub
+        // Its loss is `tie_free_loss` on these rows, as `loss_on` would give it.
+        if let Some((u, l)) = super::vertex::vertex_tabu(&x, w, d, &s.best, tabu)
+            && constant + l < s.ub
         {
-            s.ub = l;
+            s.ub = constant + l;
             s.best = u;
         }
         notes.push(format!(
