@@ -51,14 +51,18 @@ pub fn add_outer_packed(h: &mut [f64], c: f64, x: &[f64]) {
     }
 }
 
-/// Declares `fn NAME(args) -> R` that runs `PORTABLE(args)` — an `#[inline(always)]` function
-/// of the same signature — compiled for AVX2 where the CPU has it (x86-64; detection is cached
-/// by the standard library) and as it is otherwise. Rust never fuses a multiplication and an
-/// addition on its own, so both builds do the same operations in the same order and give the
-/// same bits; only the vector width differs (each use tests its builds against each other).
+/// Declares, from one signature and body, `fn PORTABLE(args) -> R { body }` (inlined into its
+/// callers) and `fn NAME(args) -> R`, which runs that body compiled for AVX2 where the CPU has
+/// it (x86-64; detection is cached by the standard library) and as it is otherwise. Rust never
+/// fuses a multiplication and an addition on its own, so both builds do the same operations in
+/// the same order and give the same bits; only the vector width differs (each use tests its
+/// builds against each other through PORTABLE).
 macro_rules! avx2_dispatch {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident => $portable:ident
-        ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)?) => {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident / $portable:ident
+        ($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        #[inline(always)]
+        fn $portable($($arg: $ty),*) $(-> $ret)? $body
+
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
@@ -84,11 +88,12 @@ avx2_dispatch! {
 /// products, c_i·x_ia then ·x_ib, added in row order), computed by blocks of entries held in
 /// registers across the rows, so that H is read and written once per call instead of once per
 /// row. AVX2 code where the CPU has it (tested against the row loop bit for bit).
-pub fn add_outer_packed_rows => add_outer_packed_rows_portable(h: &mut [f64], c: &[f64], xs: &[f64], d: usize)
-}
-
-#[inline(always)]
-fn add_outer_packed_rows_portable(h: &mut [f64], c: &[f64], xs: &[f64], d: usize) {
+pub fn add_outer_packed_rows / add_outer_packed_rows_portable(
+    h: &mut [f64],
+    c: &[f64],
+    xs: &[f64],
+    d: usize,
+) {
     debug_assert_eq!(xs.len(), c.len() * d);
     let mut o = 0;
     for a in 0..d {
@@ -109,6 +114,7 @@ fn add_outer_packed_rows_portable(h: &mut [f64], c: &[f64], xs: &[f64], d: usize
         }
         o += d - a;
     }
+}
 }
 
 /// Entries (a, b..b + N) of the packed H, `hb`, plus Σ_i c_i·x_ia·x_i(b..b+N), term by term in
@@ -162,13 +168,9 @@ mod tests {
     /// coefficients included).
     #[test]
     fn blocked_rows_outer_product_equals_the_row_loop_bit_for_bit() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        use rand::RngExt;
+        let mut rng = signest_core::seed::solver_rng(11);
+        let mut next = || rng.random::<f64>() - 0.5;
         for d in 1..=40 {
             let np = d * (d + 1) / 2;
             for m in [0usize, 1, 7, 60] {

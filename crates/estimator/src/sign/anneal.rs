@@ -70,19 +70,7 @@ avx2_dispatch! {
 /// function and keeps its accumulator in a register; the sums are still taken in row order,
 /// so the result is the row-by-row one bit for bit (tested against it). Where the CPU has
 /// AVX2 the margins run as AVX2 code: the same operations in the same order, wider.
-fn smoothed_rows => smoothed_rows_portable(
-    x: &[f64],
-    w: Option<&[f64]>,
-    d: usize,
-    u: &[f64],
-    h: f64,
-    cut: f64,
-    rows: std::ops::Range<usize>,
-) -> (f64, Vec<f64>)
-}
-
-#[inline(always)]
-fn smoothed_rows_portable(
+fn smoothed_rows / smoothed_rows_portable(
     x: &[f64],
     w: Option<&[f64]>,
     d: usize,
@@ -124,6 +112,7 @@ fn smoothed_rows_portable(
         start = end;
     }
     (f, g)
+}
 }
 
 /// The summing loop of [`smoothed_rows`] over one block: adds each row's term to `f` and
@@ -640,7 +629,7 @@ avx2_dispatch! {
 /// t = −window (`cst` = (cos, sin, tan) of the window) and the events of the rows whose sign
 /// changes inside the arc. AVX2 code where the CPU has it (the same operations, wider: the
 /// portable build's bits, tested).
-fn arc_chunk => arc_chunk_portable(
+fn arc_chunk / arc_chunk_portable(
     x: &[f64],
     w: Option<&[f64]>,
     d: usize,
@@ -648,19 +637,8 @@ fn arc_chunk => arc_chunk_portable(
     e: &[f64],
     cst: (f64, f64, f64),
     rows: std::ops::Range<usize>,
-) -> (f64, Vec<(f64, f64)>)
-}
-
-#[inline(always)]
-fn arc_chunk_portable(
-    x: &[f64],
-    w: Option<&[f64]>,
-    d: usize,
-    u: &[f64],
-    e: &[f64],
-    (c, s, tw): (f64, f64, f64),
-    rows: std::ops::Range<usize>,
 ) -> (f64, Vec<(f64, f64)>) {
+    let (c, s, tw) = cst;
     let mut l0 = 0.0;
     let mut ev = Vec::new();
     for i in rows {
@@ -682,6 +660,7 @@ fn arc_chunk_portable(
         }
     }
     (l0, ev)
+}
 }
 
 /// Great-circle 0-1 polish along the given directions (made tangent at the current point
