@@ -11,6 +11,7 @@
 //! (AVX2+FMA) and a portable one, both doing the same fused
 //! multiply–adds in the same order, so the bits do not depend on the CPU either (tested).
 
+use crate::numeric::{Any, Width, by_width};
 use crate::par::{CHUNK, PAR_MIN_ROWS};
 use rayon::prelude::*;
 
@@ -163,10 +164,14 @@ fn run_chunk(job: Job<'_>) -> ChunkOut {
         let s = s.max(1);
         (Packer::new(d), s, start.div_ceil(s) * s - start)
     });
+    let pk = packer.as_mut();
+    // Below d = 17 the row loops cost more than their arithmetic unless d is a constant the
+    // compiler can unroll: one copy of the pass per such d (the same operations in the same
+    // order as the general copy, so the same bits; tested).
     let (loss, nonpositive, zero_rows) = if at_zero {
-        pass_chunk::<true>(z, y, w, theta, &mut grad, packer.as_mut())
+        pass_chunk::<true, _>(Any(d), z, y, w, theta, &mut grad, pk)
     } else {
-        pass_chunk::<false>(z, y, w, theta, &mut grad, packer.as_mut())
+        by_width!(d, wd => pass_chunk::<false, _>(wd, z, y, w, theta, &mut grad, pk))
     };
     ChunkOut {
         loss,
@@ -184,7 +189,8 @@ fn run_chunk(job: Job<'_>) -> ChunkOut {
 /// wrong sign 1/2 and its curvature weight w/4 with no exponential (the general code gives
 /// the same values, up to the last bit of ln 2).
 #[inline(always)]
-fn pass_chunk<const AT_ZERO: bool>(
+fn pass_chunk<const AT_ZERO: bool, W: Width>(
+    width: W,
     z: &[f64],
     y: &[f64],
     w: Option<&[f64]>,
@@ -192,7 +198,9 @@ fn pass_chunk<const AT_ZERO: bool>(
     grad: &mut [f64],
     mut packer: Option<&mut (Packer, usize, usize)>,
 ) -> (f64, usize, usize) {
-    let (d, end) = (theta.len(), y.len());
+    let (d, end) = (width.d(), y.len());
+    debug_assert_eq!(d, theta.len());
+    let theta = &theta[..d];
     let mut loss = 0.0;
     let (mut nonpositive, mut zero_rows) = (0usize, 0usize);
     let mut m = [0.0f64; PASS_BLOCK];
@@ -231,8 +239,15 @@ fn pass_chunk<const AT_ZERO: bool>(
             coef[r] = -wv[r] * pb[r] * sg[r];
             cv[r] = wv[r] * pb[r] * (1.0 - pb[r]);
         }
+        // The loss alone first: a loop of k adds the compiler keeps in a register (fused
+        // with the counts below, the running sum went through the stack, a store-to-load
+        // delay on every row). The same order, so the same bits.
+        let mut block_loss = loss;
+        for lr in &l[..k] {
+            block_loss += lr;
+        }
+        loss = block_loss;
         for r in 0..k {
-            loss += l[r];
             nonpositive += usize::from(m[r] <= 0.0);
             if m[r] == 0.0 && zb[r * d..(r + 1) * d].iter().all(|v| *v == 0.0) {
                 zero_rows += 1;
@@ -859,6 +874,29 @@ mod tests {
 
     /// The pass's two builds (AVX2+FMA and portable) give the same bits, with and without a
     /// fused Hessian.
+    #[test]
+    fn the_unrolled_copies_of_the_pass_give_the_general_copys_bits() {
+        // Every d that `by_width!` unrolls, and one either side: the pass with d a constant
+        // against the same pass with d a run-time value (an all-zero row included).
+        for d in 1..=17 {
+            let n = 203;
+            let (mut z, y, w) = rows_of(n, d);
+            z[5 * d..6 * d].fill(0.0);
+            let theta: Vec<f64> = (0..d).map(|j| 0.3 - 0.07 * j as f64).collect();
+            for wt in [None, Some(&w[..])] {
+                let mut ga = vec![0.0; d];
+                let mut gb = vec![0.0; d];
+                let a = by_width!(d, wd => pass_chunk::<false, _>(wd, &z, &y, wt, &theta, &mut ga, None));
+                let b = pass_chunk::<false, _>(Any(d), &z, &y, wt, &theta, &mut gb, None);
+                assert_eq!(a.0.to_bits(), b.0.to_bits(), "loss at d = {d}");
+                assert_eq!((a.1, a.2), (b.1, b.2), "counts at d = {d}");
+                assert_eq!(a.2, 1, "the zero row at d = {d}");
+                let bits = |g: &[f64]| g.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&ga), bits(&gb), "gradient at d = {d}");
+            }
+        }
+    }
+
     #[test]
     fn both_builds_of_the_pass_give_the_same_bits() {
         let (n, d) = (200, 13);

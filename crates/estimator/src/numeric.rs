@@ -51,6 +51,55 @@ pub fn add_outer_packed(h: &mut [f64], c: f64, x: &[f64]) {
     }
 }
 
+/// The number of features as a row kernel sees it: a constant ([`Fixed`], so the compiler
+/// unrolls the loops over a row) or a run-time value ([`Any`]). A kernel written once over
+/// `W: Width` and called through [`by_width!`] does the same operations in the same order
+/// either way (the same bits; each use tests it), only without loop overhead at small d.
+pub(crate) trait Width: Copy {
+    fn d(self) -> usize;
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Fixed<const D: usize>;
+
+impl<const D: usize> Width for Fixed<D> {
+    #[inline(always)]
+    fn d(self) -> usize {
+        D
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Any(pub(crate) usize);
+
+impl Width for Any {
+    #[inline(always)]
+    fn d(self) -> usize {
+        self.0
+    }
+}
+
+/// `by_width!(d, w => expr)`: `expr` with `w` bound to `Fixed::<d>` for d = 2..=16 (where
+/// loop overhead costs more than a row's arithmetic) and to `Any(d)` otherwise.
+macro_rules! by_width {
+    ($d:expr, $w:ident => $body:expr) => {
+        by_width!(@arms $d, $w, $body, 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    };
+    (@arms $d:expr, $w:ident, $body:expr, $($k:literal)*) => {
+        match $d {
+            $($k => {
+                let $w = $crate::numeric::Fixed::<$k>;
+                $body
+            })*
+            other => {
+                let $w = $crate::numeric::Any(other);
+                $body
+            }
+        }
+    };
+}
+pub(crate) use by_width;
+
 /// Declares, from one signature and body, `fn PORTABLE(args) -> R { body }` (inlined into its
 /// callers) and `fn NAME(args) -> R`, which runs that body compiled for AVX2 where the CPU has
 /// it (x86-64; detection is cached by the standard library) and as it is otherwise. Rust never

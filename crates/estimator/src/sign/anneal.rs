@@ -42,7 +42,7 @@
 
 use super::sweep::MIN_ARC;
 use super::{circle_step, subsample};
-use crate::numeric::{avx2_dispatch, sigmoid};
+use crate::numeric::{Width, avx2_dispatch, by_width, sigmoid};
 use crate::par::add_into;
 use crate::{Bt, BtSolver, Estimator, Fit, FitError, Status};
 use rand::distr::Distribution;
@@ -79,6 +79,23 @@ fn smoothed_rows / smoothed_rows_portable(
     cut: f64,
     rows: std::ops::Range<usize>,
 ) -> (f64, Vec<f64>) {
+    by_width!(d, wd => smoothed_rows_in(wd, x, w, u, h, cut, rows))
+}
+}
+
+/// The body of [`smoothed_rows`], for d a constant or not ([`by_width!`]: the same bits).
+#[inline(always)]
+fn smoothed_rows_in<W: Width>(
+    wd: W,
+    x: &[f64],
+    w: Option<&[f64]>,
+    u: &[f64],
+    h: f64,
+    cut: f64,
+    rows: std::ops::Range<usize>,
+) -> (f64, Vec<f64>) {
+    let d = wd.d();
+    let u = &u[..d];
     let mut f = 0.0;
     let mut g = vec![0.0; d];
     let mut t = [0.0f64; BLOCK];
@@ -100,6 +117,7 @@ fn smoothed_rows / smoothed_rows_portable(
             }
         }
         f = sum_block(
+            wd,
             f,
             &mut g,
             xb,
@@ -113,14 +131,14 @@ fn smoothed_rows / smoothed_rows_portable(
     }
     (f, g)
 }
-}
 
 /// The summing loop of [`smoothed_rows`] over one block: adds each row's term to `f` and
 /// `g` in row order and returns `f`. Apart, and not inlined, so that `f` stays in a register
 /// (a loop that also calls `exp` keeps it on the stack).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-fn sum_block(
+fn sum_block<W: Width>(
+    wd: W,
     mut f: f64,
     g: &mut [f64],
     xb: &[f64],
@@ -130,7 +148,8 @@ fn sum_block(
     h: f64,
     cut: f64,
 ) -> f64 {
-    let d = g.len();
+    let d = wd.d();
+    let g = &mut g[..d];
     for (k, (&tk, &sk)) in t.iter().zip(s).enumerate() {
         let wi = w.map_or(1.0, |w| w[k]);
         let band = !(tk > cut || tk < -cut);
@@ -638,6 +657,23 @@ fn arc_chunk / arc_chunk_portable(
     cst: (f64, f64, f64),
     rows: std::ops::Range<usize>,
 ) -> (f64, Vec<(f64, f64)>) {
+    by_width!(d, wd => arc_chunk_in(wd, x, w, u, e, cst, rows))
+}
+}
+
+/// The body of [`arc_chunk`], for d a constant or not ([`by_width!`]: the same bits).
+#[inline(always)]
+fn arc_chunk_in<W: Width>(
+    wd: W,
+    x: &[f64],
+    w: Option<&[f64]>,
+    u: &[f64],
+    e: &[f64],
+    cst: (f64, f64, f64),
+    rows: std::ops::Range<usize>,
+) -> (f64, Vec<(f64, f64)>) {
+    let d = wd.d();
+    let (u, e) = (&u[..d], &e[..d]);
     let (c, s, tw) = cst;
     let mut l0 = 0.0;
     let mut ev = Vec::new();
@@ -660,7 +696,6 @@ fn arc_chunk / arc_chunk_portable(
         }
     }
     (l0, ev)
-}
 }
 
 /// Great-circle 0-1 polish along the given directions (made tangent at the current point
@@ -1087,6 +1122,59 @@ mod tests {
         // Construction: the bandwidths cover no row, some rows and every row in the band.
         assert!(in_band.contains(&0) && in_band.contains(&n), "{in_band:?}");
         assert!(in_band.iter().any(|&b| b > 0 && b < n), "{in_band:?}");
+    }
+
+    /// `by_width!`'s unrolled copies (d = 2..=16) of the smoothed pass, the arc pass and the
+    /// 0-1 loss give the general copy's bits, at every d it unrolls and one either side.
+    #[test]
+    fn the_unrolled_copies_give_the_general_copys_bits() {
+        use crate::numeric::Any;
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for d in 1..=17 {
+            let n = 700;
+            let x = gaussian_rows(7, "anneal/widths", n, d);
+            let w: Vec<f64> = (0..n).map(|i| 0.5 + (i % 3) as f64 / 4.0).collect();
+            let u = normalized(&x[..d]).unwrap();
+            let mut e = tangent(&x[d..2 * d], &u);
+            if d > 1 {
+                normalize(&mut e);
+            }
+            for wt in [None, Some(&w[..])] {
+                let a = smoothed_rows(&x, wt, d, &u, 0.3, CUT, 3..n - 2);
+                let b = smoothed_rows_in(Any(d), &x, wt, &u, 0.3, CUT, 3..n - 2);
+                assert_eq!(a.0.to_bits(), b.0.to_bits(), "smoothed loss at d = {d}");
+                assert_eq!(bits(&a.1), bits(&b.1), "smoothed gradient at d = {d}");
+                let cst = (0.2f64.cos(), 0.2f64.sin(), 0.2f64.tan());
+                let a = arc_chunk(&x, wt, d, &u, &e, cst, 1..n);
+                let b = arc_chunk_in(Any(d), &x, wt, &u, &e, cst, 1..n);
+                assert_eq!(a.0.to_bits(), b.0.to_bits(), "arc loss at d = {d}");
+                let flat = |v: &[(f64, f64)]| v.iter().flat_map(|p| [p.0, p.1]).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&flat(&a.1)),
+                    bits(&flat(&b.1)),
+                    "arc events at d = {d}"
+                );
+                let row_loop: f64 = x
+                    .chunks_exact(d)
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let (m, wi) = (dot_lanes(r, &u), wt.map_or(1.0, |w| w[i]));
+                        if m < 0.0 {
+                            wi
+                        } else if m == 0.0 {
+                            0.5 * wi
+                        } else {
+                            0.0
+                        }
+                    })
+                    .fold(0.0, |a, b| a + b);
+                assert_eq!(
+                    loss_signed(&x, wt, d, &u).to_bits(),
+                    row_loop.to_bits(),
+                    "0-1 loss at d = {d}"
+                );
+            }
+        }
     }
 
     /// The arc pass of `window_sweep`: the dispatched build (AVX2 where the CPU has it) gives

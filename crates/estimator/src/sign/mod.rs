@@ -13,6 +13,7 @@ pub mod smooth;
 pub mod sweep;
 pub(crate) mod vertex;
 
+use crate::numeric::{Width, by_width};
 use crate::registry::{
     EstimatorKind, Family, NamedOptions, SettingError, SharedEstimator, SolverKind, random_starts,
 };
@@ -185,14 +186,22 @@ pub(crate) fn loss_signed(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64]) -> 
     loss_signed_with(x, w, d, u, dot)
 }
 
-/// [`loss_signed`] with a chosen inner product (`dot`, or `dot_lanes` in `anneal`).
-pub(crate) fn loss_signed_with(
-    x: &[f64],
-    w: Option<&[f64]>,
-    d: usize,
-    u: &[f64],
-    dot: fn(&[f64], &[f64]) -> f64,
-) -> f64 {
+/// [`loss_signed`] with a chosen inner product (`dot`, or `dot_lanes` in `anneal`), inlined,
+/// with d a constant below 17 ([`by_width!`]: the same operations, the same bits).
+pub(crate) fn loss_signed_with<D>(x: &[f64], w: Option<&[f64]>, d: usize, u: &[f64], dot: D) -> f64
+where
+    D: Fn(&[f64], &[f64]) -> f64 + Sync + Copy,
+{
+    by_width!(d, wd => loss_signed_in(wd, x, w, u, dot))
+}
+
+#[inline(always)]
+fn loss_signed_in<W: Width, D>(wd: W, x: &[f64], w: Option<&[f64]>, u: &[f64], dot: D) -> f64
+where
+    D: Fn(&[f64], &[f64]) -> f64 + Sync + Copy,
+{
+    let d = wd.d();
+    let u = &u[..d];
     crate::par::map_reduce(
         x.len() / d,
         |rows| {
