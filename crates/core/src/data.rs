@@ -348,13 +348,19 @@ mod tests {
                 r => (k as f64).sqrt() * if r % 2 == 0 { 1.0 } else { -1.0 },
             })
             .collect();
-        let y: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { -1.0 } else { 1.0 }).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
         let data = Comparisons::new(d, z.clone(), y.clone()).unwrap();
         let x = data.signed_rows();
         assert_eq!(x.len(), n * d);
         for i in 0..n {
             for j in 0..d {
-                let want = if y[i] < 0.0 { -z[i * d + j] } else { z[i * d + j] };
+                let want = if y[i] < 0.0 {
+                    -z[i * d + j]
+                } else {
+                    z[i * d + j]
+                };
                 assert_eq!(x[i * d + j].to_bits(), want.to_bits(), "row {i} column {j}");
             }
         }

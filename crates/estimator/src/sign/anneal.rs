@@ -330,10 +330,7 @@ impl<'a> Evaluator<'a> {
                     .filter(|&i| margins[i] < -band(i))
                     .map(|i| w.map_or(1.0, |w| w[i]))
                     .sum();
-                let rows: Vec<f64> = keep
-                    .iter()
-                    .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
-                    .collect();
+                let rows = super::gather_rows(x, d, &keep);
                 let ws = w.map(|w| keep.iter().map(|&i| w[i]).collect());
                 (rows, ws, fixed)
             });

@@ -339,11 +339,20 @@ pub(crate) fn subsample(
     let offset = path * step / paths.max(1);
     let rows: Vec<usize> = (offset..n).step_by(step).collect();
     Some((
-        rows.iter()
-            .flat_map(|&i| x[i * d..(i + 1) * d].iter().copied())
-            .collect(),
+        gather_rows(x, d, &rows),
         w.map(|w| rows.iter().map(|&i| w[i]).collect()),
     ))
+}
+
+/// Rows `rows` of the row-major `x` (d columns), copied next to each other in that order: one
+/// slice copy per row into a buffer of the final size (an iterator of single values would
+/// grow the buffer and test its capacity value by value).
+pub(crate) fn gather_rows(x: &[f64], d: usize, rows: &[usize]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.len() * d);
+    for &i in rows {
+        out.extend_from_slice(&x[i * d..(i + 1) * d]);
+    }
+    out
 }
 
 /// The registry entry of `sign` (see [`crate::registry`]): a new solver is one more
