@@ -184,7 +184,7 @@ impl Comparisons {
         // in first touches than in copying; each thread touches the pages it fills). A sign
         // flip is exact, so the values do not depend on the blocks.
         const ROWS: usize = 4096;
-        let d = self.d.max(1);
+        let d = self.d; // at least 1 (`new` refuses d = 0)
         let mut x = vec![0.0; self.z.len()];
         x.par_chunks_mut(ROWS * d)
             .zip(self.z.par_chunks(ROWS * d))

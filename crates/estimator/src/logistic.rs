@@ -872,12 +872,10 @@ mod tests {
         }
     }
 
-    /// The pass's two builds (AVX2+FMA and portable) give the same bits, with and without a
-    /// fused Hessian.
+    /// Every d that `by_width!` unrolls, and one either side: the pass with d a constant
+    /// against the same pass with d a run-time value (an all-zero row included).
     #[test]
     fn the_unrolled_copies_of_the_pass_give_the_general_copys_bits() {
-        // Every d that `by_width!` unrolls, and one either side: the pass with d a constant
-        // against the same pass with d a run-time value (an all-zero row included).
         for d in 1..=17 {
             let n = 203;
             let (mut z, y, w) = rows_of(n, d);
@@ -897,6 +895,8 @@ mod tests {
         }
     }
 
+    /// The pass's two builds (AVX2+FMA and portable) give the same bits, with and without a
+    /// fused Hessian.
     #[test]
     fn both_builds_of_the_pass_give_the_same_bits() {
         let (n, d) = (200, 13);
