@@ -219,9 +219,18 @@ struct NewtonOut {
     grad_rel: f64,
     /// Rows whose features are all zero.
     zero_rows: usize,
-    /// `subsampled` only: (row stride of the sampled Hessian, steps that used it, full
-    /// Hessians built).
-    hessians: Option<(usize, u64, u64)>,
+    /// `subsampled` only: how it spent its passes.
+    hessians: Option<PassUse>,
+}
+
+/// What `subsampled` did: the row stride of its sampled Hessian, the steps that used it, the
+/// full Hessians it built and its passes over the data (each pass builds at most one Hessian).
+#[derive(Clone, Copy)]
+struct PassUse {
+    stride: usize,
+    sampled_steps: u64,
+    full_hessians: u64,
+    passes: u64,
 }
 
 fn newton(
@@ -338,7 +347,8 @@ fn factor(h: &DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
 /// - every trial point costs one fused pass ([`logistic::loss_grad_hessian`]: loss, gradient,
 ///   the count of non-positive margins, one polynomial exponential and log1p per row), which
 ///   also packs the Hessian at that point that the next step is guessed to want, while its
-///   rows are in cache (a wrong guess costs one more pass, never accuracy);
+///   rows are in cache (a wrong guess changes the next step's kind, never accuracy, and
+///   costs no pass: every pass is the start or a step's trial point);
 /// - while the relative gradient exceeds [`SAMPLE_UNTIL`] and d ≥ [`SAMPLE_MIN_D`], that
 ///   Hessian comes from 1 row in s (about [`SAMPLE_ROWS_PER_D`]·d rows, scaled by the weight
 ///   ratio): far from the optimum a rough Hessian gives nearly the same step;
@@ -359,9 +369,12 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     };
     // A pass can also pack the Hessian at its point (a stride, or none), so that the next
     // step need not read the data again for it: `plan` guesses which one the next step will
-    // want. A wrong guess costs a separate Hessian (or a wasted fused one), never accuracy.
+    // want. A wrong guess changes which kind of step comes next (see `sampled` below), never
+    // accuracy, and costs no pass.
     type Hess = Option<(usize, (Vec<f64>, f64))>;
+    let passes = std::cell::Cell::new(0u64);
     let eval = |theta: &[f64], fuse: Option<usize>| {
+        passes.set(passes.get() + 1);
         let (mut e, h) = logistic::loss_grad_hessian(rows, theta, fuse);
         if ridge > 0.0 {
             e.loss += 0.5 * ridge * dot(theta, theta);
@@ -372,12 +385,14 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         let h: Hess = fuse.zip(h);
         (e.loss, e.grad, e.nonpositive, e.zero_rows, h)
     };
-    // The Hessian the next step will likely build: after a sampled step the gradient
-    // typically shrinks fivefold; after a full one taken too far out to be reused, another
-    // full one; after one that can be reused (a chord step next), none.
-    let plan = |rel_now: f64, sampled_step: bool, full_rel: f64| -> Option<usize> {
+    // The Hessian the next step will likely build: after a sampled step, a sampled one while
+    // the gradient is predicted to stay above SAMPLE_UNTIL (the step is predicted to shrink
+    // it as much as the last sampled step did, fivefold before any); after a full one taken
+    // too far out to be reused, another full one; after one that can be reused (a chord step
+    // next), none.
+    let plan = |rel_now: f64, sampled_step: bool, full_rel: f64, shrink: f64| -> Option<usize> {
         if sampled_step {
-            Some(if rel_now * 0.2 > SAMPLE_UNTIL {
+            Some(if rel_now * shrink > SAMPLE_UNTIL {
                 sample_stride
             } else {
                 1
@@ -405,6 +420,8 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // the gradient by about this much again.
     let mut full_rel = f64::INFINITY;
     let (mut sampled_steps, mut full_hessians) = (0u64, 0u64);
+    // How much the last sampled step shrank the relative gradient (a guess before the first).
+    let mut shrink = 0.2;
     // The Hessian at the current point with the given stride: the one its pass packed, else
     // (a wrong guess) from one more pass there. No n-sized buffer is kept: on this kind of
     // machine fresh memory costs more to touch than a pass costs to recompute it.
@@ -424,7 +441,12 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
             separable_proof,
             grad_rel: gn / g0,
             zero_rows,
-            hessians: Some((sample_stride, sampled_steps, full_hessians)),
+            hessians: Some(PassUse {
+                stride: sample_stride,
+                sampled_steps,
+                full_hessians,
+                passes: passes.get(),
+            }),
         };
         if gn <= tol * g0 {
             return out(theta, true, false);
@@ -437,7 +459,15 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         }
         iterations += 1;
         let rel = gn / g0;
-        let sampled = sample_stride > 1 && rel > SAMPLE_UNTIL;
+        // A sampled step while the gradient is above SAMPLE_UNTIL, and also below it when the
+        // last pass packed the sampled Hessian (`plan` guessed wrong): that step costs nothing
+        // extra and shrinks the gradient several-fold, where building the full Hessian would
+        // cost a pass that moves nowhere. A packed full Hessian (the opposite wrong guess) is
+        // used as it is: a better step, also at no extra cost.
+        let packed_stride = packed.as_ref().map(|(s, _)| *s);
+        let sampled = sample_stride > 1
+            && packed_stride != Some(1)
+            && (rel > SAMPLE_UNTIL || packed_stride == Some(sample_stride));
         let ch = if sampled {
             let (h, ws) = hessian_at(&mut packed, &theta, sample_stride);
             let scale = if ws > 0.0 { total_w / ws } else { 1.0 };
@@ -473,7 +503,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
             (grad.iter().map(|g| -g).collect(), -gn * gn)
         };
         let noise = noise_rel * loss.abs();
-        let fuse = plan(rel, sampled, full_rel);
+        let fuse = plan(rel, sampled, full_rel, shrink);
         let mut alpha = 1.0;
         let mut accepted = None;
         for _ in 0..60 {
@@ -487,6 +517,9 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
         }
         match accepted {
             Some((t, l, g, k, h)) => {
+                if sampled {
+                    shrink = (norm(&g) / gn).min(1.0);
+                }
                 reuse =
                     alpha == 1.0 && full_rel <= REUSE_BELOW && norm(&g) <= gn / REUSE_CONTRACTION;
                 theta = t;
@@ -505,7 +538,12 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
                     separable_proof: false,
                     grad_rel: gn / g0,
                     zero_rows,
-                    hessians: Some((sample_stride, sampled_steps, full_hessians)),
+                    hessians: Some(PassUse {
+                        stride: sample_stride,
+                        sampled_steps,
+                        full_hessians,
+                        passes: passes.get(),
+                    }),
                 };
             }
         }
@@ -569,14 +607,23 @@ impl Estimator for Bt {
             return Err(FitError::Degenerate("every comparison has z = 0".into()));
         }
         let mut notes = Vec::new();
-        if let Some((stride, sampled, full)) = out.hessians {
-            notes.push(if sampled > 0 {
+        if let Some(PassUse {
+            stride,
+            sampled_steps,
+            full_hessians,
+            passes,
+        }) = out.hessians
+        {
+            notes.push(if sampled_steps > 0 {
                 format!(
-                    "sampled Hessian (1 row in {stride}) in {sampled} of {} steps; full Hessian {full} times",
+                    "sampled Hessian (1 row in {stride}) in {sampled_steps} of {} steps; full Hessian {full_hessians} times; {passes} passes over the data",
                     out.iterations
                 )
             } else {
-                format!("full Hessian {full} times in {} steps", out.iterations)
+                format!(
+                    "full Hessian {full_hessians} times in {} steps; {passes} passes over the data",
+                    out.iterations
+                )
             });
         }
         let (theta, loss, iterations, status) = if out.converged {
