@@ -20,6 +20,8 @@ pub struct FitArgs {
     pub max_nodes: Option<u64>,
     /// Branch-and-bound time budget in seconds.
     pub time_limit: Option<f64>,
+    /// Branch-and-bound memory budget for open nodes, in MiB.
+    pub max_memory: Option<u64>,
     /// Seed of the smooth solver's random starts.
     pub seed: u64,
     /// sign anneal: `thorough` (default) or `fast`.
@@ -75,6 +77,7 @@ pub fn estimator_from_args(args: &FitArgs) -> Result<SharedEstimator, CliError> 
         solver: args.solver.clone(),
         max_nodes: args.max_nodes,
         time_limit_seconds: args.time_limit,
+        max_memory_mib: args.max_memory,
         seed: takes_seed.then_some(args.seed),
         profile: args.profile.clone(),
         ..NamedOptions::default()
@@ -85,6 +88,7 @@ pub fn estimator_from_args(args: &FitArgs) -> Result<SharedEstimator, CliError> 
             let flag = |key: &str| match key {
                 "max_nodes" => "--max-nodes".to_string(),
                 "time_limit_seconds" => "--time-limit".to_string(),
+                "max_memory_mib" => "--max-memory".to_string(),
                 other => format!("--{}", other.replace('_', "-")),
             };
             CliError::input(match &e {

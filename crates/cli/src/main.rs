@@ -54,6 +54,11 @@ enum Command {
         /// Branch-and-bound time budget in seconds (sign exact, d >= 3).
         #[arg(long)]
         time_limit: Option<f64>,
+        /// Branch-and-bound memory budget for open nodes, in MiB (sign exact, d >= 3; default
+        /// 4096). When the open nodes fill it the search stops with its proven gap, as when
+        /// the node or time budget runs out.
+        #[arg(long, value_name = "MIB")]
+        max_memory: Option<u64>,
         /// Seed of the smooth solver's random starts.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -272,6 +277,7 @@ fn run(cmd: Command) -> Result<(), CliError> {
             standardize,
             max_nodes,
             time_limit,
+            max_memory,
             seed,
             profile,
         } => {
@@ -282,6 +288,7 @@ fn run(cmd: Command) -> Result<(), CliError> {
                 standardize,
                 max_nodes,
                 time_limit,
+                max_memory,
                 seed,
                 profile,
             };

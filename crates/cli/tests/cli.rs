@@ -157,6 +157,30 @@ fn martins_bounds_bracket_the_published_heuristic() {
     );
     assert!(lower <= (2339 - correct) as f64);
     assert_eq!(v["certified"], lower == (2339 - correct) as f64);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("the node budget (max_nodes) ran out after 3000 nodes, "),
+        "{notes}"
+    );
+}
+
+/// The memory budget for open nodes (`--max-memory`, MiB) ends the search like the other
+/// budgets, with valid bounds and a note that names it: at 1 MiB, Martins' open nodes (some
+/// KiB each, their undetermined rows) fill it within a few hundred nodes.
+#[test]
+fn the_memory_budget_stops_branch_and_bound_with_its_gap_and_says_so() {
+    let v = fit_sign_json("data/martins-lfp/martins.csv", &["--max-memory", "1"]);
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("the memory budget for open nodes (max_memory_mib) ran out"),
+        "{notes}"
+    );
+    assert_eq!(v["certified"], false);
+    let (correct, lower) = (
+        v["correct"].as_u64().unwrap(),
+        v["lower_bound"].as_f64().unwrap(),
+    );
+    assert!(correct >= 1624 && lower <= (2339 - correct) as f64, "{v}");
 }
 
 fn assert_input_error(args: &[&str], expect: &str) {
@@ -233,6 +257,30 @@ fn bad_input_exits_2_naming_file_line_and_column() {
             "exact",
         ],
         "--solver: expected newton, subsampled or sgd, got 'exact'",
+    );
+    assert_input_error(
+        &[
+            "fit",
+            "--data",
+            path,
+            "--estimator",
+            "sign",
+            "--max-memory",
+            "0",
+        ],
+        "--max-memory: max_memory_mib must be at least 1 (MiB), got 0",
+    );
+    assert_input_error(
+        &[
+            "fit",
+            "--data",
+            path,
+            "--estimator",
+            "bt",
+            "--max-memory",
+            "100",
+        ],
+        "--max-memory",
     );
     assert_input_error(
         &["fit", "--data", "/no/such/file.csv", "--estimator", "bt"],

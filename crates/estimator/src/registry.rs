@@ -122,6 +122,8 @@ pub struct NamedOptions {
     pub max_nodes: Option<u64>,
     /// sign exact: time budget in seconds.
     pub time_limit_seconds: Option<f64>,
+    /// sign exact: memory budget for open branch-and-bound nodes, in MiB.
+    pub max_memory_mib: Option<u64>,
     /// sign smooth, em: seed of the random starts.
     pub seed: Option<u64>,
     /// sign smooth: random starts besides bt and the mean signed row (default 8); em: random
@@ -152,6 +154,7 @@ impl NamedOptions {
         };
         add(self.max_nodes.is_some(), "max_nodes");
         add(self.time_limit_seconds.is_some(), "time_limit_seconds");
+        add(self.max_memory_mib.is_some(), "max_memory_mib");
         add(self.seed.is_some(), "seed");
         add(self.random_starts.is_some(), "random_starts");
         add(self.classes.is_some(), "classes");

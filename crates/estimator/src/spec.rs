@@ -23,6 +23,8 @@ pub struct EstimatorSection {
     #[serde(default)]
     time_limit_seconds: Option<Spanned<f64>>,
     #[serde(default)]
+    max_memory_mib: Option<Spanned<u64>>,
+    #[serde(default)]
     seed: Option<Spanned<u64>>,
     #[serde(default)]
     ridge: Option<Spanned<f64>>,
@@ -94,6 +96,7 @@ impl EstimatorSection {
             solver: self.solver.as_ref().map(|s| s.get_ref().clone()),
             max_nodes: self.max_nodes.as_ref().map(|v| *v.get_ref()),
             time_limit_seconds: self.time_limit_seconds.as_ref().map(|v| *v.get_ref()),
+            max_memory_mib: self.max_memory_mib.as_ref().map(|v| *v.get_ref()),
             seed: self.seed.as_ref().map(|v| *v.get_ref()),
             ridge: self.ridge.as_ref().map(|v| *v.get_ref()),
             c: self.c.as_ref().map(|v| *v.get_ref()),
@@ -168,6 +171,7 @@ impl EstimatorSection {
         match key {
             "max_nodes" => self.max_nodes.as_ref().map(|v| v.span()),
             "time_limit_seconds" => self.time_limit_seconds.as_ref().map(|v| v.span()),
+            "max_memory_mib" => self.max_memory_mib.as_ref().map(|v| v.span()),
             "seed" => self.seed.as_ref().map(|v| v.span()),
             "ridge" => self.ridge.as_ref().map(|v| v.span()),
             "c" => self.c.as_ref().map(|v| v.span()),

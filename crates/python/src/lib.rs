@@ -26,7 +26,7 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (estimator, z, y, sample_weight=None, groups=None, solver=None, seed=None,
     random_starts=None, classes=None, ridge=None, c=None, max_nodes=None, time_limit=None,
-    profile=None))]
+    max_memory_mib=None, profile=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit<'py>(
     py: Python<'py>,
@@ -43,12 +43,14 @@ fn fit<'py>(
     c: Option<f64>,
     max_nodes: Option<u64>,
     time_limit: Option<f64>,
+    max_memory_mib: Option<u64>,
     profile: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = NamedOptions {
         solver,
         max_nodes,
         time_limit_seconds: time_limit,
+        max_memory_mib,
         seed,
         random_starts,
         classes,

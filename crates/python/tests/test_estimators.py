@@ -116,6 +116,9 @@ def test_labels_pm1_and_01_give_the_same_fit_and_predictions():
         (lambda Z, y: signest.BT(ridge=-1.0).fit(Z, y), "^ridge: "),
         (lambda Z, y: signest.Sign(solver="anneal", profile="quick").fit(Z, y), "^profile: .*fast"),
         (lambda Z, y: signest.Sign(solver="smooth", profile="fast").fit(Z, y), "^profile: .*does not apply"),
+        (lambda Z, y: signest.Sign(max_memory_mib=0).fit(Z, y), "^max_memory_mib: .*at least 1"),
+        (lambda Z, y: signest.Sign(solver="anneal", max_memory_mib=64).fit(Z, y),
+         "^max_memory_mib: .*does not apply"),
         (lambda Z, y: signest.LatentClass(k=99).fit(Z, y, groups=np.arange(len(y)) // 5), "^k: "),
         (lambda Z, y: signest.PerUser().fit(Z, y), "respondent ids"),
         (lambda Z, y: signest.PerUser().fit(Z, y, groups=np.arange(3)), "groups must have shape"),
@@ -139,7 +142,8 @@ def test_scikit_learn_compatibility():
     Z, y, _, _ = panel()
     s = signest.Sign(solver="smooth", seed=1)
     assert s.get_params() == {"solver": "smooth", "seed": 1, "random_starts": None,
-                              "max_nodes": None, "time_limit": None, "profile": None}
+                              "max_nodes": None, "time_limit": None, "max_memory_mib": None,
+                              "profile": None}
     c = clone(s).set_params(seed=2)
     assert c.seed == 2 and s.seed == 1
     scores = cross_val_score(signest.BT(), Z, y, cv=4)

@@ -1021,3 +1021,44 @@ fn committed_results_replay_to_the_bit() {
         assert!(a.all_identical(), "{name}: {:?}", a.units);
     }
 }
+
+/// `max_memory_mib` (the exact solver's memory for open nodes) is a setting like the other
+/// budgets: taken by sign exact and carried into its configuration, refused with FILE:LINE:KEY
+/// for a solver that does not take it and when it is 0.
+#[test]
+fn the_exact_solvers_memory_budget_is_an_experiment_setting() {
+    let with = |solver: &str, mib: &str| {
+        SMALL.replacen(
+            "solver = \"exact\"",
+            &format!("solver = \"{solver}\"\nmax_memory_mib = {mib}"),
+            1,
+        )
+    };
+    let exp = ExperimentSpec::parse(&with("exact", "64"), "m.toml").unwrap();
+    let sign = exp
+        .estimators
+        .iter()
+        .find(|e| e.label.starts_with("sign"))
+        .expect("sign entry");
+    assert_eq!(
+        sign.estimator.memory_bytes(10, 3) >> 20,
+        64,
+        "the budget is the one given"
+    );
+    let e = ExperimentSpec::parse(&with("exact", "0"), "m.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("m.toml:26: estimator.max_memory_mib: max_memory_mib must be at least 1"),
+        "{e}"
+    );
+    let e = ExperimentSpec::parse(&with("smooth", "64"), "m.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "m.toml:26: estimator.max_memory_mib: max_memory_mib does not apply to sign (smooth)"
+        ),
+        "{e}"
+    );
+}

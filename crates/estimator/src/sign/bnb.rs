@@ -704,7 +704,8 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     let mut nodes: u64 = 0;
     let mut unresolved = f64::INFINITY;
     let mut resolved_locally = 0u64;
-    let mut budget_hit = false;
+    // Which budget ended the search, if one did.
+    let mut budget_hit: Option<&str> = None;
     let memory_budget = cfg.max_memory_mib.saturating_mul(1 << 20);
     let mut open_bytes: u64 = heap.iter().map(Node::bytes).sum();
     while let Some(node) = heap.pop() {
@@ -714,11 +715,20 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
             break;
         }
         nodes += 1;
-        if nodes > cfg.max_nodes
-            || open_bytes > memory_budget
-            || (nodes.is_multiple_of(16) && Instant::now() >= s.deadline)
-        {
-            budget_hit = true;
+        let hit = if nodes > cfg.max_nodes {
+            Some("node budget (max_nodes)")
+        } else if open_bytes > memory_budget {
+            Some("memory budget for open nodes (max_memory_mib)")
+        } else if nodes.is_multiple_of(16) && Instant::now() >= s.deadline {
+            Some("time budget (time_limit_seconds)")
+        } else {
+            None
+        };
+        if hit.is_some() {
+            // This node goes back unprocessed: `nodes` counts the processed ones.
+            nodes -= 1;
+            budget_hit = hit;
+            open_bytes += node.bytes();
             heap.push(node);
             break;
         }
@@ -785,9 +795,9 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
     }
     let open_lb = heap.iter().map(|n| n.lb).fold(f64::INFINITY, f64::min);
     let lower = s.ub.min(open_lb).min(unresolved);
-    if budget_hit {
+    if let Some(which) = budget_hit {
         notes.push(format!(
-            "budget exhausted after {nodes} nodes, {:.1} s, {} MiB of open nodes; {} nodes open",
+            "budget exhausted: the {which} ran out after {nodes} nodes, {:.1} s, {} MiB of open nodes; {} nodes open",
             start.elapsed().as_secs_f64(),
             open_bytes >> 20,
             heap.len()
@@ -815,7 +825,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         lower,
         "branch_and_bound",
         nodes,
-        budget_hit || unresolved < s.ub - s.prune_tol,
+        budget_hit.is_some() || unresolved < s.ub - s.prune_tol,
         notes,
     ))
 }

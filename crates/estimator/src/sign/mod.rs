@@ -363,7 +363,7 @@ pub const KIND: EstimatorKind = EstimatorKind {
     solvers: &[
         SolverKind {
             name: "exact",
-            settings: &["max_nodes", "time_limit_seconds"],
+            settings: &["max_nodes", "time_limit_seconds", "max_memory_mib"],
             guarantee: "certified optimum (d = 2 sweep; d >= 3 branch and bound), or best found with a proven gap when the budget runs out",
             colour: [213, 94, 0],
         },
@@ -418,10 +418,18 @@ fn build(solver: &str, o: &NamedOptions) -> Result<SharedEstimator, SettingError
                     format!("time_limit_seconds must be a positive number of seconds, got {t}"),
                 ));
             }
+            let max_memory_mib = o.max_memory_mib.unwrap_or(d.max_memory_mib);
+            if max_memory_mib < 1 {
+                return Err(SettingError::new(
+                    "max_memory_mib",
+                    "max_memory_mib must be at least 1 (MiB), got 0",
+                ));
+            }
             Sign {
                 solver: SignSolver::Exact(ExactConfig {
                     max_nodes,
                     time_limit_seconds: t,
+                    max_memory_mib,
                     ..d
                 }),
             }

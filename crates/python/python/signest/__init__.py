@@ -330,7 +330,7 @@ class Sign(_SignestEstimator):
     """The sign estimator: minimises the (weighted) 0-1 loss over unit directions.
 
     solver: "exact" (certified: d = 1, 2 exactly, d >= 3 branch and bound within max_nodes /
-    time_limit), "smooth" or "anneal" (heuristics, for high d), "sgd" (minibatch Adam on the
+    time_limit / max_memory_mib of open nodes), "smooth" or "anneal" (heuristics, for high d), "sgd" (minibatch Adam on the
     smoothed loss). After fit, `certified_` and `gap_` say how well it optimised.
     profile (anneal only): "thorough" (default) or "fast" (about half the time: subsampled bt
     start, one polish round, early ends of the early stages).
@@ -339,17 +339,18 @@ class Sign(_SignestEstimator):
     _name = "sign"
 
     def __init__(self, solver="exact", seed=None, random_starts=None, max_nodes=None, time_limit=None,
-                 profile=None):
+                 max_memory_mib=None, profile=None):
         self.solver = solver
         self.seed = seed
         self.random_starts = random_starts
         self.max_nodes = max_nodes
         self.time_limit = time_limit
+        self.max_memory_mib = max_memory_mib
         self.profile = profile
 
     def _settings(self):
         s = {"solver": self.solver}
-        for k in ("seed", "random_starts", "max_nodes", "profile"):
+        for k in ("seed", "random_starts", "max_nodes", "max_memory_mib", "profile"):
             if getattr(self, k) is not None:
                 s[k] = getattr(self, k)
         if self.time_limit is not None:
