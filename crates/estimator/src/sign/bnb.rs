@@ -8,13 +8,14 @@
 //! (c the centre, r the half-widths). A row whose range lies below 0 (beyond a relative
 //! rounding margin of 1e-12) is wrong everywhere in the box's interior, one above 0 is right;
 //! the rest are *undetermined*. The lower bound of a node is the weight of rows determined
-//! wrong (plus ½ per all-zero row), plus, in boxes with at most [`PAIR_MAX_UNDETERMINED`]
-//! undetermined rows, the *pair bound*: undetermined rows within [`PAIR_ANGLE`] of opposite
-//! whose right sides do not meet in the box have a member wrong everywhere in it, and a
-//! fractional matching of such pairs is a weight wrong at every point
+//! wrong (plus ½ per all-zero row). A node is also pruned when that bound plus the *pair
+//! bound* reaches the incumbent (tried in boxes with at most [`PAIR_MAX_UNDETERMINED`]
+//! undetermined rows whose half weight could get there): undetermined rows within
+//! [`PAIR_ANGLE`] of opposite whose right sides do not meet in the box have a member wrong
+//! everywhere in it, and a fractional matching of such pairs is a weight wrong at every point
 //! ([`Search::pair_bound`]). Noisy data are full of near-opposite pairs (similar comparisons
 //! answered both ways), which the row-by-row bound counts only once the box has shrunk between
-//! their hyperplanes (on Horowitz's data: 4,434 nodes to certify instead of 205,044).
+//! their hyperplanes (on Horowitz's data: 5,989 nodes to certify instead of 205,044).
 //! Children only re-examine their parent's undetermined rows.
 //!
 //! **Upper bounds and solved nodes.** The loss at the box centre is an upper bound; so is the
@@ -257,7 +258,19 @@ impl Search<'_> {
         if lb >= self.ub - self.prune_tol {
             return None;
         }
-        let pairs = self.pair_bound(&undetermined, &c, &r, self.ub - self.prune_tol - lb);
+        // The pair bound is at most half the undetermined weight: only worth building when
+        // that much could prune the node (it is used for nothing else).
+        let enough = self.ub - self.prune_tol - lb;
+        let half: f64 = 0.5
+            * undetermined
+                .iter()
+                .map(|&j| self.weight(j as usize))
+                .sum::<f64>();
+        let pairs = if half >= enough {
+            self.pair_bound(&undetermined, &c, &r, enough)
+        } else {
+            0.0
+        };
         if lb + pairs >= self.ub - self.prune_tol {
             return None;
         }
@@ -284,7 +297,7 @@ impl Search<'_> {
             }
         }
         Some(Node {
-            lb: lb + pairs,
+            lb,
             depth,
             axis,
             lo,
@@ -616,11 +629,18 @@ const PAIR_ANGLE: f64 = 0.3;
 /// 19,071 nodes and gap 346; at most 1,000 rows 125,599 and 390; at most 300, 244,895 and 352,
 /// as without the bound (244,096 and 352). Horowitz: 4,434 nodes at 300, 3,654 at 1,000.
 const PAIR_MAX_UNDETERMINED: usize = 300;
+/// Candidate partners kept per row (the most opposite). With all of them the bound cost the
+/// discrete Train data (d = 4) and Martins' about 40% and 10% of their nodes per second for
+/// little pruning; with 2 / 4 / 8 / all, Horowitz certified in 12,994 / 9,396 / 5,989 /
+/// 4,434 nodes (0.33 / 0.27 / 0.26 / 0.21 s) and Train's 10 s search processed 333k / 330k /
+/// 345k / 233k nodes (gap 167 / 168 / 163 / 196; without the pair bound 408k, 150).
+const PAIR_PARTNERS: usize = 8;
 /// Above this many reduced rows the pair bound is not built (its candidates cost n² d).
 const PAIR_MAX_ROWS: usize = 20_000;
 
-/// For each unit row, the rows j with x_i'x_j < −cos [`PAIR_ANGLE`], the most opposite
-/// first (ties by index); empty when there are more than [`PAIR_MAX_ROWS`] rows.
+/// For each unit row, the (at most [`PAIR_PARTNERS`]) rows j with x_i'x_j < −cos
+/// [`PAIR_ANGLE`], the most opposite first (ties by index); empty when there are more than
+/// [`PAIR_MAX_ROWS`] rows.
 fn opposite_pairs(x: &[f64], d: usize) -> Vec<Vec<u32>> {
     let n = x.len() / d;
     if n > PAIR_MAX_ROWS {
@@ -636,7 +656,10 @@ fn opposite_pairs(x: &[f64], d: usize) -> Vec<Vec<u32>> {
                 .filter(|(g, _)| *g < cut)
                 .collect();
             near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            near.into_iter().map(|(_, j)| j).collect()
+            near.into_iter()
+                .take(PAIR_PARTNERS)
+                .map(|(_, j)| j)
+                .collect()
         })
         .collect()
 }
@@ -902,8 +925,7 @@ pub(crate) fn branch_and_bound(data: &Comparisons, cfg: &ExactConfig) -> Result<
         };
         if width < MIN_WIDTH || early.is_some() {
             resolved_locally += 1;
-            // Both bounds hold for the box: the local problem's and the node's own (which
-            // may include the pair bound).
+            // Both bounds hold for the box: the local problem's and the node's own.
             let local_lb = s.resolve_locally(&node, early, cfg).max(node.lb);
             if local_lb < s.ub - s.prune_tol {
                 unresolved = unresolved.min(local_lb);
