@@ -226,62 +226,38 @@ fn bad_input_exits_2_naming_file_line_and_column() {
     }
     let p = temp_csv(SMALL);
     let path = p.to_str().unwrap();
-    assert_input_error(
-        &["fit", "--data", path, "--estimator", "cart"],
-        "--estimator: expected bt, sign, hinge, em, peruser or external, got 'cart'",
-    );
-    assert_input_error(
-        &["fit", "--data", path, "--estimator", "external"],
-        "--estimator: external runs only inside a sweep",
-    );
-    assert_input_error(
-        &[
-            "fit",
-            "--data",
-            path,
-            "--estimator",
-            "sign",
-            "--solver",
-            "magic",
-        ],
-        "--solver: expected exact, smooth, anneal or sgd",
-    );
-    assert_input_error(
-        &[
-            "fit",
-            "--data",
-            path,
-            "--estimator",
-            "bt",
-            "--solver",
-            "exact",
-        ],
-        "--solver: expected newton, subsampled or sgd, got 'exact'",
-    );
-    assert_input_error(
-        &[
-            "fit",
-            "--data",
-            path,
-            "--estimator",
-            "sign",
+    // Flags after `fit --data <a good file>`, and what the message must say.
+    let flag_cases: [(&[&str], &str); 6] = [
+        (
+            &["--estimator", "cart"],
+            "--estimator: expected bt, sign, hinge, em, peruser or external, got 'cart'",
+        ),
+        (
+            &["--estimator", "external"],
+            "--estimator: external runs only inside a sweep",
+        ),
+        (
+            &["--estimator", "sign", "--solver", "magic"],
+            "--solver: expected exact, smooth, anneal or sgd",
+        ),
+        (
+            &["--estimator", "bt", "--solver", "exact"],
+            "--solver: expected newton, subsampled or sgd, got 'exact'",
+        ),
+        (
+            &["--estimator", "sign", "--max-memory", "0"],
+            "--max-memory: max_memory_mib must be at least 1 (MiB), got 0",
+        ),
+        (
+            &["--estimator", "bt", "--max-memory", "100"],
             "--max-memory",
-            "0",
-        ],
-        "--max-memory: max_memory_mib must be at least 1 (MiB), got 0",
-    );
-    assert_input_error(
-        &[
-            "fit",
-            "--data",
-            path,
-            "--estimator",
-            "bt",
-            "--max-memory",
-            "100",
-        ],
-        "--max-memory",
-    );
+        ),
+    ];
+    for (flags, expect) in flag_cases {
+        let mut args = vec!["fit", "--data", path];
+        args.extend_from_slice(flags);
+        assert_input_error(&args, expect);
+    }
     assert_input_error(
         &["fit", "--data", "/no/such/file.csv", "--estimator", "bt"],
         "/no/such/file.csv: cannot open",
