@@ -347,8 +347,9 @@ fn factor(h: &DMatrix<f64>) -> Option<Cholesky<f64, Dyn>> {
 /// - every trial point costs one fused pass ([`logistic::loss_grad_hessian`]: loss, gradient,
 ///   the count of non-positive margins, one polynomial exponential and log1p per row), which
 ///   also packs the Hessian at that point that the next step is guessed to want, while its
-///   rows are in cache (a wrong guess changes the next step's kind, never accuracy, and
-///   costs no pass: every pass is the start or a step's trial point);
+///   rows are in cache (a wrong guess of sampled against full changes the next step's kind,
+///   never accuracy, and costs no pass; only a chord step that was expected but not earned
+///   needs one more pass, for the full Hessian);
 /// - while the relative gradient exceeds [`SAMPLE_UNTIL`] and d ≥ [`SAMPLE_MIN_D`], that
 ///   Hessian comes from 1 row in s (about [`SAMPLE_ROWS_PER_D`]·d rows, scaled by the weight
 ///   ratio): far from the optimum a rough Hessian gives nearly the same step;
@@ -369,8 +370,9 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     };
     // A pass can also pack the Hessian at its point (a stride, or none), so that the next
     // step need not read the data again for it: `plan` guesses which one the next step will
-    // want. A wrong guess changes which kind of step comes next (see `sampled` below), never
-    // accuracy, and costs no pass.
+    // want. A wrong guess of sampled against full changes which kind of step comes next (see
+    // `sampled` below), never accuracy, and costs no pass; when a chord step was expected
+    // (nothing packed) but not earned, the full Hessian takes one more pass.
     type Hess = Option<(usize, (Vec<f64>, f64))>;
     let passes = std::cell::Cell::new(0u64);
     let eval = |theta: &[f64], fuse: Option<usize>| {

@@ -553,11 +553,11 @@ fn bt_subsampled_does_not_depend_on_the_thread_count() {
     assert_eq!(one.iterations, two.iterations);
 }
 
-/// `subsampled` reads the data only at the points its steps try: every pass is the start or
-/// a step's trial point, none is made only to build a Hessian. (Before stop 32 a wrong guess
-/// of which Hessian to pack cost a separate pass; with that rule restored, 5 of these 48 fits
-/// fail this test.) These data need no backtracking and every chord step earns its reuse, so
-/// passes = iterations + 1 exactly.
+/// A wrong guess of which Hessian (sampled or full) to pack costs `subsampled` no pass. (Before
+/// stop 32 it cost a separate pass; with that rule restored, 5 of these 48 fits fail this
+/// test.) These data need no backtracking and every expected chord step earns its reuse (the
+/// one other case of a pass only for a Hessian), so every pass is the start or a step's trial
+/// point: passes = iterations + 1 exactly.
 #[test]
 fn bt_subsampled_makes_no_pass_only_for_a_hessian() {
     use signest_estimator::BtSolver;
