@@ -422,6 +422,12 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
     // the gradient by about this much again.
     let mut full_rel = f64::INFINITY;
     let (mut sampled_steps, mut full_hessians) = (0u64, 0u64);
+    let pass_use = |sampled_steps, full_hessians| PassUse {
+        stride: sample_stride,
+        sampled_steps,
+        full_hessians,
+        passes: passes.get(),
+    };
     // How much the last sampled step shrank the relative gradient (a guess before the first).
     let mut shrink = 0.2;
     // The Hessian at the current point with the given stride: the one its pass packed, else
@@ -443,12 +449,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
             separable_proof,
             grad_rel: gn / g0,
             zero_rows,
-            hessians: Some(PassUse {
-                stride: sample_stride,
-                sampled_steps,
-                full_hessians,
-                passes: passes.get(),
-            }),
+            hessians: Some(pass_use(sampled_steps, full_hessians)),
         };
         if gn <= tol * g0 {
             return out(theta, true, false);
@@ -540,12 +541,7 @@ fn subsampled_newton(rows: logistic::Rows<'_>, ridge: f64, tol: f64, max_iter: u
                     separable_proof: false,
                     grad_rel: gn / g0,
                     zero_rows,
-                    hessians: Some(PassUse {
-                        stride: sample_stride,
-                        sampled_steps,
-                        full_hessians,
-                        passes: passes.get(),
-                    }),
+                    hessians: Some(pass_use(sampled_steps, full_hessians)),
                 };
             }
         }

@@ -559,7 +559,7 @@ fn bt_subsampled_does_not_depend_on_the_thread_count() {
 /// one other case of a pass only for a Hessian), so every pass is the start or a step's trial
 /// point: passes = iterations + 1 exactly.
 #[test]
-fn bt_subsampled_makes_no_pass_only_for_a_hessian() {
+fn bt_subsampled_pays_no_pass_for_a_wrong_hessian_guess() {
     use signest_estimator::BtSolver;
     for (n, d) in [
         (8_000, 13),
